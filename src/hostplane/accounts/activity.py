@@ -1,0 +1,91 @@
+"""The activity log of security events: written inside the caller's transaction, never holding a secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hostplane.accounts.models import ActivityEntry
+from hostplane.auth.principal import Actor
+
+LOGIN_OK = "auth.login.success"
+LOGIN_FAILED = "auth.login.failed"
+LOGIN_THROTTLED = "auth.login.throttled"
+TWOFA_CHALLENGE = "auth.2fa.challenge"
+TWOFA_FAILED = "auth.2fa.failed"
+TWOFA_REPLAY = "auth.2fa.replay"
+RECOVERY_CODE_USED = "auth.recovery_code.used"
+LOGOUT = "auth.logout"
+SESSION_REVOKED = "auth.session.revoked"
+PASSWORD_CHECK_FAILED = "account.password.check_failed"
+TWOFA_ENABLED = "account.2fa.enabled"
+TWOFA_DISABLED = "account.2fa.disabled"
+PASSWORD_CHANGED = "account.password.changed"
+EMAIL_CHANGED = "account.email.changed"
+API_KEY_CREATED = "account.api_key.created"
+API_KEY_DELETED = "account.api_key.deleted"
+API_KEY_DENIED_IP = "account.api_key.denied_ip"
+SSH_KEY_CREATED = "account.ssh_key.created"
+SSH_KEY_DELETED = "account.ssh_key.deleted"
+USER_CREATED = "admin.user.created"
+USER_DISABLED = "admin.user.disabled"
+USER_ENABLED = "admin.user.enabled"
+USER_PASSWORD_SET = "admin.user.password_set"
+USER_2FA_RESET = "admin.user.2fa_reset"
+
+FORBIDDEN_PROPERTY_WORDS = ("password", "secret", "token", "code")
+
+
+def record(db: AsyncSession, event: str, actor: Actor, *, user_id: int | None, **properties: Any) -> None:
+    """Add one entry to the current transaction; property names that smell of secrets are refused outright."""
+    for name in properties:
+        if any(word in name for word in FORBIDDEN_PROPERTY_WORDS):
+            raise ValueError(f"activity property {name!r} could hold a secret")
+    db.add(
+        ActivityEntry(
+            user_id=user_id,
+            actor_id=actor.user_id,
+            event=event,
+            ip=actor.ip,
+            api_key=actor.api_key_identifier,
+            properties=properties,
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ActivityPage:
+    entries: list[ActivityEntry]
+    total: int
+    page: int
+    per_page: int
+
+
+async def list_activity(
+    db: AsyncSession,
+    *,
+    user_id: int | None,
+    event: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+    newest_first: bool = True,
+) -> ActivityPage:
+    """A page of entries about one account (or all, for an admin), optionally of one event or event prefix."""
+    conditions = []
+    if user_id is not None:
+        conditions.append(ActivityEntry.user_id == user_id)
+    if event:
+        conditions.append(
+            ActivityEntry.event.startswith(event[:-1], autoescape=True)
+            if event.endswith("*")
+            else ActivityEntry.event == event
+        )
+    total = await db.scalar(select(func.count()).select_from(ActivityEntry).where(*conditions)) or 0
+    order = ActivityEntry.id.desc() if newest_first else ActivityEntry.id.asc()
+    rows = await db.scalars(
+        select(ActivityEntry).where(*conditions).order_by(order).offset((page - 1) * per_page).limit(per_page)
+    )
+    return ActivityPage(entries=list(rows), total=total, page=page, per_page=per_page)

@@ -1,0 +1,110 @@
+"""What an administrator does to other accounts; shared by the admin API and the CLI."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from hostplane import validation
+from hostplane.accounts import activity
+from hostplane.accounts.service import clear_two_factor, lock_user
+from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
+from hostplane.auth.passwords import check_password_policy
+from hostplane.auth.principal import Actor
+from hostplane.auth.service import AuthService
+from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.runtime import Runtime
+
+
+class UserAdminService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    async def create_user(
+        self,
+        actor: Actor,
+        *,
+        username: str,
+        email: str,
+        password: str,
+        role: str = ROLE_USER,
+        first_name: str = "",
+        last_name: str = "",
+        language: str = "en",
+    ) -> User:
+        if role not in (ROLE_ADMIN, ROLE_USER):
+            raise InvalidInput.on("role", "The role must be 'admin' or 'user'.", "in")
+        user = User(
+            username=validation.username(username),
+            email=validation.email(email),
+            first_name=validation.text(first_name, "first_name", max_length=100),
+            last_name=validation.text(last_name, "last_name", max_length=100),
+            language=validation.language(language),
+            role=role,
+            password_hash="",
+        )
+        check_password_policy(password, self.rt.settings, username=user.username)
+        user.password_hash = await self.rt.hashing.hash(password)
+        try:
+            async with self.rt.writing() as db:
+                db.add(user)
+                await db.flush()
+                activity.record(db, activity.USER_CREATED, actor, user_id=user.id, username=user.username, role=role)
+        except IntegrityError as exc:
+            raise Conflict("A user with this username or email already exists.") from exc
+        return user
+
+    async def list_users(self) -> list[User]:
+        async with self.rt.reading() as db:
+            return list(await db.scalars(select(User).order_by(User.id)))
+
+    async def get_user(self, user_id: int) -> User:
+        async with self.rt.reading() as db:
+            user = await db.get(User, user_id)
+        if user is None:
+            raise NotFound("No such user.")
+        return user
+
+    async def find_user(self, username: str) -> User:
+        async with self.rt.reading() as db:
+            user = await db.scalar(select(User).where(User.username == username.strip().lower()))
+        if user is None:
+            raise NotFound(f"No user named {username!r}.")
+        return user
+
+    async def set_password(self, actor: Actor, user_id: int, password: str) -> None:
+        """Set a new password and end all of the user's sessions."""
+        user = await self.get_user(user_id)
+        check_password_policy(password, self.rt.settings, username=user.username)
+        new_hash = await self.rt.hashing.hash(password)
+        async with self.rt.writing() as db:
+            await db.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
+            await AuthService.end_other_sessions(db, user_id, keep=None)
+            activity.record(db, activity.USER_PASSWORD_SET, actor, user_id=user_id)
+
+    async def set_disabled(self, actor: Actor, user_id: int, disabled: bool) -> User:
+        """Disable (ending every session at once) or enable an account; nobody disables themselves."""
+        if disabled and actor.user_id == user_id:
+            raise Conflict("You cannot disable your own account.")
+        async with self.rt.writing() as db:
+            user = await lock_user(db, user_id)
+            user.disabled = disabled
+            if disabled:
+                await AuthService.end_other_sessions(db, user_id, keep=None)
+            event = activity.USER_DISABLED if disabled else activity.USER_ENABLED
+            activity.record(db, event, actor, user_id=user_id)
+            return user
+
+    async def reset_two_factor(self, actor: Actor, user_id: int) -> None:
+        """Admin recovery for a user who lost both the device and the recovery codes."""
+        async with self.rt.writing() as db:
+            user = await lock_user(db, user_id)
+            await clear_two_factor(db, user)
+            await AuthService.end_other_sessions(db, user_id, keep=None)
+            activity.record(db, activity.USER_2FA_RESET, actor, user_id=user_id)
+
+    async def activity(
+        self, *, user_id: int | None, event: str | None, page: int, per_page: int
+    ) -> activity.ActivityPage:
+        async with self.rt.reading() as db:
+            return await activity.list_activity(db, user_id=user_id, event=event, page=page, per_page=per_page)

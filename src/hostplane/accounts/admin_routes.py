@@ -1,0 +1,88 @@
+"""Native admin routes under /api/v1/admin: mounted only on the admin port."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Response, status
+from pydantic import Field
+
+from hostplane.accounts.admin import UserAdminService
+from hostplane.accounts.routes import activity_page_out
+from hostplane.accounts.schemas import ActivityPageOut, UserOut
+from hostplane.api.deps import PrincipalDep, RuntimeDep, area_guard
+from hostplane.api.schema import RequestModel
+
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(area_guard("admin", admin_only=True))])
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+class UserCreate(RequestModel):
+    username: str = Field(max_length=32)
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=1024)
+    role: Literal["admin", "user"] = "user"
+    first_name: str = Field(default="", max_length=100)
+    last_name: str = Field(default="", max_length=100)
+    language: str = Field(default="en", max_length=16)
+
+
+class PasswordSet(RequestModel):
+    password: str = Field(max_length=1024)
+
+
+def _service(runtime: RuntimeDep) -> UserAdminService:
+    return UserAdminService(runtime)
+
+
+ServiceDep = Annotated[UserAdminService, Depends(_service)]
+
+
+@router.get("/users", response_model=list[UserOut])
+async def list_users(service: ServiceDep) -> list[UserOut]:
+    return [UserOut.model_validate(user) for user in await service.list_users()]
+
+
+@router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserCreate, principal: PrincipalDep, service: ServiceDep) -> UserOut:
+    user = await service.create_user(principal.actor, **body.model_dump())
+    return UserOut.model_validate(user)
+
+
+@router.get("/users/{user_id}", response_model=UserOut)
+async def get_user(user_id: int, service: ServiceDep) -> UserOut:
+    return UserOut.model_validate(await service.get_user(user_id))
+
+
+@router.post("/users/{user_id}/disable", response_model=UserOut)
+async def disable_user(user_id: int, principal: PrincipalDep, service: ServiceDep) -> UserOut:
+    """Disable the account; all of its sessions end at once and its API keys stop working."""
+    return UserOut.model_validate(await service.set_disabled(principal.actor, user_id, True))
+
+
+@router.post("/users/{user_id}/enable", response_model=UserOut)
+async def enable_user(user_id: int, principal: PrincipalDep, service: ServiceDep) -> UserOut:
+    return UserOut.model_validate(await service.set_disabled(principal.actor, user_id, False))
+
+
+@router.put("/users/{user_id}/password", status_code=NO_CONTENT)
+async def set_password(user_id: int, body: PasswordSet, principal: PrincipalDep, service: ServiceDep) -> Response:
+    await service.set_password(principal.actor, user_id, body.password)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.post("/users/{user_id}/reset-two-factor", status_code=NO_CONTENT)
+async def reset_two_factor(user_id: int, principal: PrincipalDep, service: ServiceDep) -> Response:
+    await service.reset_two_factor(principal.actor, user_id)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/activity", response_model=ActivityPageOut)
+async def all_activity(
+    service: ServiceDep,
+    user_id: Annotated[int | None, Query(ge=1)] = None,
+    event: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_.]+\*?$")] = None,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> ActivityPageOut:
+    return activity_page_out(await service.activity(user_id=user_id, event=event, page=page, per_page=per_page))

@@ -1,0 +1,156 @@
+"""Native self-service routes under /api/v1/account."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Response, status
+
+from hostplane.accounts import schemas as s
+from hostplane.accounts.activity import ActivityPage
+from hostplane.accounts.service import AccountService
+from hostplane.api.deps import PrincipalDep, RuntimeDep, area_guard
+
+router = APIRouter(prefix="/api/v1/account", tags=["account"], dependencies=[Depends(area_guard("account"))])
+NO_CONTENT = status.HTTP_204_NO_CONTENT
+
+
+def _service(runtime: RuntimeDep) -> AccountService:
+    return AccountService(runtime)
+
+
+ServiceDep = Annotated[AccountService, Depends(_service)]
+
+
+def activity_page_out(page: ActivityPage) -> s.ActivityPageOut:
+    return s.ActivityPageOut(
+        data=[
+            s.ActivityOut(
+                id=entry.id,
+                event=entry.event,
+                user_id=entry.user_id,
+                actor_id=entry.actor_id,
+                ip=entry.ip,
+                api_key=entry.api_key,
+                via_api_key=entry.api_key is not None,
+                created_at=entry.created_at,
+                properties=entry.properties or {},
+            )
+            for entry in page.entries
+        ],
+        page=page.page,
+        per_page=page.per_page,
+        total=page.total,
+        total_pages=max(1, math.ceil(page.total / page.per_page)),
+    )
+
+
+@router.get("", response_model=s.UserOut)
+async def get_account(principal: PrincipalDep) -> s.UserOut:
+    return s.UserOut.model_validate(principal.user)
+
+
+@router.patch("", response_model=s.UserOut)
+async def update_account(body: s.ProfileUpdate, principal: PrincipalDep, service: ServiceDep) -> s.UserOut:
+    user = await service.update_profile(
+        principal, first_name=body.first_name, last_name=body.last_name, language=body.language
+    )
+    return s.UserOut.model_validate(user)
+
+
+@router.put("/email", status_code=NO_CONTENT)
+async def change_email(body: s.EmailChange, principal: PrincipalDep, service: ServiceDep) -> Response:
+    await service.change_email(principal, body.email, body.password)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.put("/password", status_code=NO_CONTENT)
+async def change_password(body: s.PasswordChange, principal: PrincipalDep, service: ServiceDep) -> Response:
+    """Change the password; every other session of the account ends."""
+    await service.change_password(principal, body.current_password, body.password, body.password_confirmation)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/two-factor", response_model=s.TwoFactorStatus)
+async def two_factor_status(principal: PrincipalDep, service: ServiceDep) -> s.TwoFactorStatus:
+    left = await service.count_recovery_codes(principal)
+    return s.TwoFactorStatus(enabled=principal.user.twofa_enabled, recovery_codes_left=left)
+
+
+@router.post("/two-factor/setup", response_model=s.TwoFactorSetupOut)
+async def two_factor_setup(principal: PrincipalDep, service: ServiceDep) -> s.TwoFactorSetupOut:
+    setup = await service.start_two_factor(principal)
+    return s.TwoFactorSetupOut(secret=setup.secret, otpauth_uri=setup.otpauth_uri, qr_code=setup.qr_png_data_url)
+
+
+@router.post("/two-factor", response_model=s.RecoveryCodesOut)
+async def two_factor_enable(
+    body: s.TwoFactorEnable, principal: PrincipalDep, service: ServiceDep
+) -> s.RecoveryCodesOut:
+    """Turn two-factor on with a code from the app and the password; the recovery codes are shown only here."""
+    return s.RecoveryCodesOut(recovery_codes=await service.enable_two_factor(principal, body.code, body.password))
+
+
+@router.post("/two-factor/disable", status_code=NO_CONTENT)
+async def two_factor_disable(body: s.PasswordProof, principal: PrincipalDep, service: ServiceDep) -> Response:
+    await service.disable_two_factor(principal, body.password)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/api-keys", response_model=list[s.ApiKeyOut])
+async def list_api_keys(principal: PrincipalDep, service: ServiceDep) -> list[s.ApiKeyOut]:
+    return [s.ApiKeyOut.model_validate(key) for key in await service.list_api_keys(principal)]
+
+
+@router.post("/api-keys", response_model=s.ApiKeyCreated, status_code=status.HTTP_201_CREATED)
+async def create_api_key(body: s.ApiKeyCreate, principal: PrincipalDep, service: ServiceDep) -> s.ApiKeyCreated:
+    created = await service.create_api_key(
+        principal,
+        description=body.description,
+        scopes=body.scopes,
+        allowed_ips=body.allowed_ips,
+        expires_at=body.expires_at,
+        password=body.password,
+    )
+    out = s.ApiKeyOut.model_validate(created.key)
+    return s.ApiKeyCreated(**out.model_dump(), token=created.token)
+
+
+@router.delete("/api-keys/{identifier}", status_code=NO_CONTENT)
+async def delete_api_key(
+    identifier: str,
+    principal: PrincipalDep,
+    service: ServiceDep,
+    body: Annotated[s.OptionalPasswordProof | None, Body()] = None,
+) -> Response:
+    await service.delete_api_key(principal, identifier, body.password if body else None)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/ssh-keys", response_model=list[s.SshKeyOut])
+async def list_ssh_keys(principal: PrincipalDep, service: ServiceDep) -> list[s.SshKeyOut]:
+    return [s.SshKeyOut.model_validate(key) for key in await service.list_ssh_keys(principal)]
+
+
+@router.post("/ssh-keys", response_model=s.SshKeyOut, status_code=status.HTTP_201_CREATED)
+async def add_ssh_key(body: s.SshKeyCreate, principal: PrincipalDep, service: ServiceDep) -> s.SshKeyOut:
+    return s.SshKeyOut.model_validate(await service.add_ssh_key(principal, body.name, body.public_key, body.password))
+
+
+@router.post("/ssh-keys/remove", status_code=NO_CONTENT)
+async def remove_ssh_key(body: s.SshKeyRemove, principal: PrincipalDep, service: ServiceDep) -> Response:
+    await service.remove_ssh_key(principal, body.fingerprint, body.password)
+    return Response(status_code=NO_CONTENT)
+
+
+@router.get("/activity", response_model=s.ActivityPageOut)
+async def list_activity(
+    principal: PrincipalDep,
+    service: ServiceDep,
+    event: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_.]+\*?$")] = None,
+    page: Annotated[int, Query(ge=1, le=100000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 50,
+) -> s.ActivityPageOut:
+    """Security events of this account, newest first; `event` filters exactly, or by prefix with a trailing '*'."""
+    return activity_page_out(await service.activity(principal, event=event, page=page, per_page=per_page))

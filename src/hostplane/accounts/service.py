@@ -1,0 +1,304 @@
+"""Self-service on one's own account: profile, email, password, two-factor, API keys, SSH keys, activity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import string
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hostplane import validation
+from hostplane.accounts import activity
+from hostplane.accounts.models import SshKey
+from hostplane.accounts.sshkeys import SshKeyError, parse_public_key
+from hostplane.auth import totp
+from hostplane.auth.models import ApiKey, RecoveryCode, User
+from hostplane.auth.passwords import check_password_policy
+from hostplane.auth.principal import SCOPE_PATTERN, Principal
+from hostplane.auth.service import API_KEY_ID_LENGTH, API_KEY_PREFIX, API_KEY_SECRET_LENGTH, AuthService
+from hostplane.db import utcnow
+from hostplane.errors import Conflict, InvalidInput, LimitReached, NotFound
+from hostplane.runtime import Runtime
+
+RECOVERY_CODE_COUNT = 10
+RECOVERY_CODE_LENGTH = 10
+RECOVERY_ALPHABET = string.ascii_lowercase + string.digits
+KEY_ALPHABET = string.ascii_letters + string.digits
+
+
+@dataclass(frozen=True)
+class TwoFactorSetup:
+    secret: str
+    otpauth_uri: str
+    qr_png_data_url: str
+
+
+@dataclass(frozen=True)
+class CreatedApiKey:
+    key: ApiKey
+    token: str
+    """The full secret token, returned once and never stored."""
+
+
+def _random_string(alphabet: str, length: int) -> str:
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+async def lock_user(db: AsyncSession, user_id: int) -> User:
+    """Load the user row for update, so per-user limits hold under concurrent requests (PostgreSQL; SQLite
+    write transactions are already serialised by BEGIN IMMEDIATE)."""
+    user = await db.scalar(select(User).where(User.id == user_id).with_for_update())
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+class AccountService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+        self.auth = AuthService(runtime)
+
+    # --- profile -------------------------------------------------------------------------------------
+
+    async def update_profile(
+        self, principal: Principal, *, first_name: str | None, last_name: str | None, language: str | None
+    ) -> User:
+        values: dict[str, str] = {}
+        if first_name is not None:
+            values["first_name"] = validation.text(first_name, "first_name", max_length=100)
+        if last_name is not None:
+            values["last_name"] = validation.text(last_name, "last_name", max_length=100)
+        if language is not None:
+            values["language"] = validation.language(language)
+        async with self.rt.writing() as db:
+            user = await lock_user(db, principal.user.id)
+            for name, value in values.items():
+                setattr(user, name, value)
+            return user
+
+    async def change_email(self, principal: Principal, new_email: str, password: str) -> None:
+        address = validation.email(new_email)
+        await self.auth.confirm_password(principal, password)
+        async with self.rt.writing() as db:
+            taken = await db.scalar(select(User.id).where(User.email == address, User.id != principal.user.id))
+            if taken is not None:
+                raise InvalidInput.on("email", "The email has already been taken.", "unique")
+            old = principal.user.email
+            await db.execute(update(User).where(User.id == principal.user.id).values(email=address))
+            activity.record(
+                db, activity.EMAIL_CHANGED, principal.actor, user_id=principal.user.id, old=old, new=address
+            )
+
+    async def change_password(self, principal: Principal, current: str, new: str, confirmation: str) -> None:
+        """Change the password and end every other session of the account."""
+        if new != confirmation:
+            raise InvalidInput.on("password_confirmation", "The password confirmation does not match.", "confirmed")
+        check_password_policy(new, self.rt.settings, username=principal.user.username)
+        await self.auth.confirm_password(principal, current, field="current_password")
+        new_hash = await self.rt.hashing.hash(new)
+        async with self.rt.writing() as db:
+            await db.execute(update(User).where(User.id == principal.user.id).values(password_hash=new_hash))
+            await self.auth.end_other_sessions(db, principal.user.id, keep=principal.session_id)
+            activity.record(db, activity.PASSWORD_CHANGED, principal.actor, user_id=principal.user.id)
+
+    # --- two-factor ----------------------------------------------------------------------------------
+
+    async def start_two_factor(self, principal: Principal) -> TwoFactorSetup:
+        """Hand out a fresh secret; it becomes active only once enable() sees a valid code for it."""
+        if principal.user.twofa_enabled:
+            raise Conflict("Two-factor authentication is already enabled on this account.")
+        secret = totp.new_secret()
+        sealed = self.rt.keyring.seal(secret.encode(), f"totp:{principal.user.id}")
+        async with self.rt.writing() as db:
+            await db.execute(update(User).where(User.id == principal.user.id).values(totp_pending_sealed=sealed))
+        uri = totp.otpauth_uri(secret, principal.user.username, self.rt.settings.totp_issuer)
+        return TwoFactorSetup(secret=secret, otpauth_uri=uri, qr_png_data_url=totp.qr_png_data_url(uri))
+
+    async def enable_two_factor(self, principal: Principal, code: str, password: str) -> list[str]:
+        """Turn 2FA on with a valid code and the password; returns 10 recovery codes, shown this once."""
+        await self.auth.confirm_password(principal, password)
+        codes = [_random_string(RECOVERY_ALPHABET, RECOVERY_CODE_LENGTH) for _ in range(RECOVERY_CODE_COUNT)]
+        async with self.rt.writing() as db:
+            user = await lock_user(db, principal.user.id)
+            if user.twofa_enabled:
+                raise Conflict("Two-factor authentication is already enabled on this account.")
+            if user.totp_pending_sealed is None:
+                raise InvalidInput.on("code", "Start the two-factor setup first.", "required")
+            secret = self.rt.keyring.open(user.totp_pending_sealed, f"totp:{user.id}").decode()
+            step = totp.match_step(secret, code.strip())
+            if step is None:
+                raise InvalidInput.on("code", "The two-factor code is invalid.", "totp")
+            if user.totp_last_step is not None and step <= user.totp_last_step:
+                raise InvalidInput.on("code", "This code was already used; wait for the next one.", "totp")
+            user.totp_secret_sealed, user.totp_pending_sealed, user.totp_last_step = (
+                user.totp_pending_sealed,
+                None,
+                step,
+            )
+            await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
+            db.add_all(RecoveryCode(user_id=user.id, code_hash=self.rt.keyring.keyed_hash(c)) for c in codes)
+            await self.auth.end_other_sessions(db, user.id, keep=principal.session_id)
+            activity.record(db, activity.TWOFA_ENABLED, principal.actor, user_id=user.id)
+        return codes
+
+    async def disable_two_factor(self, principal: Principal, password: str) -> None:
+        await self.auth.confirm_password(principal, password)
+        async with self.rt.writing() as db:
+            user = await lock_user(db, principal.user.id)
+            if not user.twofa_enabled:
+                raise Conflict("Two-factor authentication is not enabled on this account.")
+            await clear_two_factor(db, user)
+            await self.auth.end_other_sessions(db, user.id, keep=principal.session_id)
+            activity.record(db, activity.TWOFA_DISABLED, principal.actor, user_id=user.id)
+
+    async def count_recovery_codes(self, principal: Principal) -> int:
+        async with self.rt.reading() as db:
+            count = await db.scalar(
+                select(func.count())
+                .select_from(RecoveryCode)
+                .where(RecoveryCode.user_id == principal.user.id, RecoveryCode.used_at.is_(None))
+            )
+        return count or 0
+
+    # --- API keys ------------------------------------------------------------------------------------
+
+    async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
+        async with self.rt.reading() as db:
+            rows = await db.scalars(select(ApiKey).where(ApiKey.user_id == principal.user.id).order_by(ApiKey.id))
+            return list(rows)
+
+    async def create_api_key(
+        self,
+        principal: Principal,
+        *,
+        description: str,
+        scopes: list[str],
+        allowed_ips: list[str],
+        expires_at: dt.datetime | None,
+        password: str | None = None,
+    ) -> CreatedApiKey:
+        description = validation.text(description, "description", max_length=500)
+        limit = self.rt.settings.max_allowed_ips_per_key
+        if len(allowed_ips) > limit:
+            raise InvalidInput.on("allowed_ips", f"The allowed_ips may not have more than {limit} items.", "max")
+        networks = [validation.ip_or_cidr(entry, f"allowed_ips.{index}") for index, entry in enumerate(allowed_ips)]
+        for index, scope in enumerate(scopes):
+            if not SCOPE_PATTERN.match(scope):
+                raise InvalidInput.on(f"scopes.{index}", "A scope is '<area>:read' or '<area>:write'.", "in")
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise InvalidInput.on("expires_at", "The expiry needs a time zone.", "date")
+            if expires_at <= utcnow():
+                raise InvalidInput.on("expires_at", "The expiry must be in the future.", "after")
+        await self.auth.require_proof_for_key_principal(principal, password)
+        identifier = _random_string(KEY_ALPHABET, API_KEY_ID_LENGTH)
+        secret = _random_string(KEY_ALPHABET, API_KEY_SECRET_LENGTH)
+        async with self.rt.writing() as db:
+            await lock_user(db, principal.user.id)
+            count = await db.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.user_id == principal.user.id))
+            if (count or 0) >= self.rt.settings.max_api_keys_per_user:
+                raise LimitReached(
+                    f"You have reached the account limit of {self.rt.settings.max_api_keys_per_user} API keys."
+                )
+            key = ApiKey(
+                user_id=principal.user.id,
+                identifier=identifier,
+                secret_hash=self.rt.keyring.keyed_hash(secret),
+                description=description,
+                scopes=sorted(set(scopes)),
+                allowed_ips=list(dict.fromkeys(networks)),
+                expires_at=expires_at,
+            )
+            db.add(key)
+            activity.record(
+                db, activity.API_KEY_CREATED, principal.actor, user_id=principal.user.id, identifier=identifier
+            )
+        return CreatedApiKey(key=key, token=f"{API_KEY_PREFIX}{identifier}{secret}")
+
+    async def delete_api_key(self, principal: Principal, identifier: str, password: str | None = None) -> None:
+        await self.auth.require_proof_for_key_principal(principal, password)
+        async with self.rt.writing() as db:
+            result = await db.execute(
+                delete(ApiKey).where(ApiKey.user_id == principal.user.id, ApiKey.identifier == identifier)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound("No such API key.")
+            activity.record(
+                db, activity.API_KEY_DELETED, principal.actor, user_id=principal.user.id, identifier=identifier
+            )
+
+    # --- SSH keys ------------------------------------------------------------------------------------
+
+    async def list_ssh_keys(self, principal: Principal) -> list[SshKey]:
+        async with self.rt.reading() as db:
+            rows = await db.scalars(select(SshKey).where(SshKey.user_id == principal.user.id).order_by(SshKey.id))
+            return list(rows)
+
+    async def add_ssh_key(
+        self, principal: Principal, name: str, public_key: str, password: str | None = None
+    ) -> SshKey:
+        name = validation.text(name, "name", max_length=191, min_length=1)
+        try:
+            parsed = parse_public_key(public_key)
+        except SshKeyError as exc:
+            raise InvalidInput.on("public_key", str(exc), "ssh_key") from exc
+        await self.auth.require_proof_for_key_principal(principal, password)
+        key = SshKey(
+            user_id=principal.user.id,
+            name=name,
+            key_type=parsed.key_type,
+            bits=parsed.bits,
+            public_key=parsed.public_key,
+            fingerprint=parsed.fingerprint,
+        )
+        try:
+            async with self.rt.writing() as db:
+                db.add(key)
+                await db.flush()
+                activity.record(
+                    db,
+                    activity.SSH_KEY_CREATED,
+                    principal.actor,
+                    user_id=principal.user.id,
+                    fingerprint=parsed.fingerprint,
+                )
+        except IntegrityError as exc:
+            raise InvalidInput.on(
+                "public_key", "The public key provided already exists for your account.", "unique"
+            ) from exc
+        return key
+
+    async def remove_ssh_key(self, principal: Principal, fingerprint: str, password: str | None = None) -> None:
+        validation.reject_control_chars("fingerprint", fingerprint)
+        await self.auth.require_proof_for_key_principal(principal, password)
+        async with self.rt.writing() as db:
+            result = await db.execute(
+                delete(SshKey).where(SshKey.user_id == principal.user.id, SshKey.fingerprint == fingerprint)
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound("No SSH key with this fingerprint.")
+            activity.record(
+                db, activity.SSH_KEY_DELETED, principal.actor, user_id=principal.user.id, fingerprint=fingerprint
+            )
+
+    # --- activity ------------------------------------------------------------------------------------
+
+    async def activity(
+        self, principal: Principal, *, event: str | None, page: int, per_page: int
+    ) -> activity.ActivityPage:
+        async with self.rt.reading() as db:
+            return await activity.list_activity(
+                db, user_id=principal.user.id, event=event, page=page, per_page=per_page
+            )
+
+
+async def clear_two_factor(db: AsyncSession, user: User) -> None:
+    """Remove the secret, the replay marker and all recovery codes."""
+    user.totp_secret_sealed = None
+    user.totp_pending_sealed = None
+    user.totp_last_step = None
+    await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

@@ -1,0 +1,86 @@
+"""FastAPI dependencies: the runtime, the client address, and the authenticated principal."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from hostplane.auth.principal import Client, Principal
+from hostplane.auth.service import AuthService, normalize_ip
+from hostplane.errors import AuthenticationRequired, PermissionDenied
+from hostplane.runtime import Runtime
+from hostplane.settings import Network
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def _trusted(address: str, proxies: tuple[Network, ...]) -> bool:
+    try:
+        ip = ipaddress.ip_address(normalize_ip(address))
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
+def resolve_client_ip(peer: str, forwarded_for: str | None, proxies: tuple[Network, ...]) -> str:
+    """The socket peer, unless it is a configured proxy: then the right-most X-Forwarded-For hop that is
+    not itself a trusted proxy. A forwarded header from anyone else is ignored."""
+    address = normalize_ip(peer)
+    if not forwarded_for or not _trusted(address, proxies):
+        return address
+    for hop in reversed([part.strip() for part in forwarded_for.split(",")]):
+        try:
+            hop_ip = normalize_ip(str(ipaddress.ip_address(hop)))
+        except ValueError:
+            return address
+        if not _trusted(hop_ip, proxies):
+            return hop_ip
+        address = hop_ip
+    return address
+
+
+def get_client(request: Request, runtime: RuntimeDep) -> Client:
+    peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 (no peer known, never a bind)
+    ip = resolve_client_ip(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxy_networks)
+    return Client(ip=ip, user_agent=request.headers.get("user-agent", "")[:255])
+
+
+ClientDep = Annotated[Client, Depends(get_client)]
+
+
+def bearer_credential(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise AuthenticationRequired("Send an access token or API key as 'Authorization: Bearer <token>'.")
+    return credential.strip()
+
+
+async def get_principal(request: Request, runtime: RuntimeDep, client: ClientDep) -> Principal:
+    return await AuthService(runtime).authenticate(bearer_credential(request), client)
+
+
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+
+
+def area_guard(area: str, *, admin_only: bool = False) -> Callable[[Request, Principal], Awaitable[None]]:
+    """A router-wide dependency: authenticated, with an API-key scope for the area (write for writes)."""
+
+    async def guard(request: Request, principal: PrincipalDep) -> None:
+        if admin_only and not principal.user.is_admin:
+            raise PermissionDenied("This requires an administrator account.")
+        if not principal.allows(area, write=request.method not in READ_METHODS):
+            raise PermissionDenied(f"This API key has no scope for {area} ({request.method}).")
+
+    return guard

@@ -1,0 +1,25 @@
+"""Base models of the native API: requests refuse unknown fields and control characters in any text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+
+from hostplane.auth.passwords import has_control_chars
+
+
+class RequestModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_max_length=4096)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_chars(cls, value: Any, info: ValidationInfo) -> Any:
+        texts = value if isinstance(value, list) else [value]
+        if any(isinstance(item, str) and has_control_chars(item) for item in texts):
+            raise ValueError("control characters (such as CR or LF) are not allowed")
+        return value
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(from_attributes=True)

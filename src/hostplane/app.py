@@ -1,0 +1,59 @@
+"""The ASGI apps: one per listener (user port, admin port), sharing one runtime."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter, FastAPI
+
+from hostplane.accounts import admin_routes
+from hostplane.accounts import routes as account_routes
+from hostplane.api import problems
+from hostplane.api.edge import EdgeMiddleware
+from hostplane.auth import routes as auth_routes
+from hostplane.runtime import Runtime
+
+Role = Literal["user", "admin"]
+
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/login/two-factor"),
+        ("GET", "/api/v1/health"),
+        ("GET", "/openapi.json"),
+        ("HEAD", "/openapi.json"),
+    }
+)
+"""The only routes that answer without authentication; a test walks the app to hold every other to it."""
+
+health = APIRouter(tags=["meta"])
+
+
+@health.get("/api/v1/health")
+async def health_check() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def create_app(runtime: Runtime, role: Role) -> FastAPI:
+    """The app of one port: user routes on both, admin routes only on the admin port."""
+    app = FastAPI(
+        title=f"Hostplane ({role} port)",
+        version="1.0",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.runtime = runtime
+    app.state.role = role
+    problems.install(app)
+    for router in (health, auth_routes.public, auth_routes.sessions, account_routes.router):
+        app.include_router(router)
+    if role == "admin":
+        app.include_router(admin_routes.router)
+    app.add_middleware(
+        EdgeMiddleware,
+        max_body_bytes=runtime.settings.max_body_bytes,
+        json_prefixes=("/api/v1/",),
+        hsts=not runtime.settings.plain_http,
+    )
+    return app

@@ -1,0 +1,408 @@
+"""Logging in and proving who you are: passwords, the second factor, sessions, API keys.
+
+Every check that can be guessed at is throttled, every outcome is logged, and an unknown user costs the same
+time and gets the same answer as a wrong password.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from hostplane.accounts import activity
+from hostplane.auth import totp
+from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryCode, User
+from hostplane.auth.principal import Actor, Client, Principal
+from hostplane.auth.throttle import account_key, address_key
+from hostplane.auth.tokens import decode_access_token, issue_access_token
+from hostplane.db import utcnow
+from hostplane.errors import (
+    AuthenticationRequired,
+    HostplaneError,
+    InvalidCredentials,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooManyAttempts,
+)
+from hostplane.runtime import Runtime
+
+API_KEY_PREFIX = "hp_"
+API_KEY_ID_LENGTH = 16
+API_KEY_SECRET_LENGTH = 32
+API_KEY_LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+CHALLENGE_MAX_FAILURES = 5
+BAD_LOGIN = "Invalid username or password."
+BAD_CODE = "The two-factor code is invalid."
+
+
+class IncorrectPassword(HostplaneError):
+    """The current password given to confirm a sensitive change is wrong (the caller *is* authenticated)."""
+
+    code = "incorrect_password"
+    status = 400
+    title = "Incorrect password"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+    session_id: str
+    user: User
+
+
+@dataclass(frozen=True)
+class TwoFactorChallenge:
+    challenge: str
+    expires_in: int
+    user_id: int
+
+
+def normalize_ip(ip: str) -> str:
+    """Canonical text of an address, with IPv4-mapped IPv6 folded to IPv4."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
+def ip_allowed(ip: str, allowed: list[str]) -> bool:
+    if not allowed:
+        return True
+    try:
+        address = ipaddress.ip_address(normalize_ip(ip))
+    except ValueError:
+        return False
+    return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
+
+
+def _normalize_recovery_code(code: str) -> str:
+    return "".join(char for char in code.lower() if char.isalnum())
+
+
+class AuthService:
+    def __init__(self, runtime: Runtime) -> None:
+        self.rt = runtime
+
+    # --- password step -------------------------------------------------------------------------------
+
+    async def login(self, username: str, password: str, client: Client) -> IssuedToken | TwoFactorChallenge:
+        now = utcnow()
+        keys = [account_key(username), address_key(client.ip)]
+        await self._check_throttle(keys, now, Actor(None, client.ip), username=username)
+        async with self.rt.reading() as db:
+            user = await self._find_login_user(db, username)
+        ok, needs_rehash = await self.rt.hashing.verify(user.password_hash if user else None, password)
+        if not ok or user is None or user.disabled:
+            async with self.rt.writing() as db:
+                await self.rt.throttle.record_failure(db, keys, now)
+                reason = "disabled" if ok and user else "bad_credentials"
+                activity.record(
+                    db,
+                    activity.LOGIN_FAILED,
+                    Actor(None, client.ip),
+                    user_id=user.id if user else None,
+                    username=username[:64],
+                    reason=reason,
+                )
+            raise InvalidCredentials(BAD_LOGIN)
+        new_hash = await self.rt.hashing.hash(password) if needs_rehash else None
+        async with self.rt.writing() as db:
+            await self.rt.throttle.reset(db, keys[:1])
+            if new_hash:
+                await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+            if user.twofa_enabled:
+                return await self._open_challenge(db, user, client, now)
+            return await self._open_session(db, user, client, now, method="password")
+
+    async def _find_login_user(self, db: AsyncSession, username: str) -> User | None:
+        name = username.strip().lower()
+        column = User.email if "@" in name else User.username
+        return await db.scalar(select(User).where(column == name))
+
+    async def _check_throttle(self, keys: list[str], now: dt.datetime, actor: Actor, **properties: str) -> None:
+        async with self.rt.reading() as db:
+            try:
+                await self.rt.throttle.check(db, keys, now)
+            except TooManyAttempts as blocked:
+                error = blocked
+            else:
+                return
+        async with self.rt.writing() as db:
+            activity.record(db, activity.LOGIN_THROTTLED, actor, user_id=actor.user_id, **properties)
+        raise error
+
+    async def _open_challenge(
+        self, db: AsyncSession, user: User, client: Client, now: dt.datetime
+    ) -> TwoFactorChallenge:
+        token = secrets.token_urlsafe(32)
+        lifetime = self.rt.settings.login_challenge_seconds
+        db.add(
+            LoginChallenge(
+                token_hash=self.rt.keyring.keyed_hash(token),
+                user_id=user.id,
+                expires_at=now + dt.timedelta(seconds=lifetime),
+                ip=client.ip,
+            )
+        )
+        activity.record(db, activity.TWOFA_CHALLENGE, Actor(user.id, client.ip), user_id=user.id)
+        return TwoFactorChallenge(challenge=token, expires_in=lifetime, user_id=user.id)
+
+    async def _open_session(
+        self, db: AsyncSession, user: User, client: Client, now: dt.datetime, *, method: str
+    ) -> IssuedToken:
+        lifetime = self.rt.settings.access_token_seconds
+        session_id = secrets.token_urlsafe(32)
+        expires_at = now + dt.timedelta(seconds=lifetime)
+        db.add(
+            AuthSession(
+                id=session_id,
+                user_id=user.id,
+                expires_at=expires_at,
+                ip=client.ip,
+                user_agent=client.user_agent[:255],
+                method=method,
+            )
+        )
+        await db.execute(update(User).where(User.id == user.id).values(last_login_at=now, last_login_ip=client.ip))
+        activity.record(db, activity.LOGIN_OK, Actor(user.id, client.ip), user_id=user.id, method=method)
+        token = issue_access_token(
+            self.rt.keyring.signing_key, user_id=user.id, session_id=session_id, issued_at=now, expires_at=expires_at
+        )
+        return IssuedToken(token=token, expires_in=lifetime, session_id=session_id, user=user)
+
+    # --- second factor -------------------------------------------------------------------------------
+
+    async def complete_two_factor(self, challenge: str, code: str, client: Client) -> IssuedToken:
+        """Second login step: a TOTP code or a recovery code against a live challenge."""
+        now = utcnow()
+        challenge_hash = self.rt.keyring.keyed_hash(challenge)
+        async with self.rt.reading() as db:
+            row = await db.execute(
+                select(LoginChallenge, User)
+                .join(User, User.id == LoginChallenge.user_id)
+                .where(
+                    LoginChallenge.token_hash == challenge_hash,
+                    LoginChallenge.used_at.is_(None),
+                    LoginChallenge.expires_at > now,
+                )
+            )
+            found = row.one_or_none()
+        if found is None:
+            async with self.rt.writing() as db:
+                await self.rt.throttle.record_failure(db, [address_key(client.ip)], now)
+                activity.record(db, activity.TWOFA_FAILED, Actor(None, client.ip), user_id=None, reason="no_challenge")
+            raise InvalidCredentials("The login challenge is invalid or has expired; log in again.")
+        ticket, user = found.tuple()
+        keys = [account_key(user.username), address_key(client.ip)]
+        actor = Actor(user.id, client.ip)
+        await self._check_throttle(keys, now, actor, step="2fa")
+        async with self.rt.writing() as db:
+            method = await self._accept_second_factor(db, user, code, actor) if not user.disabled else None
+            if method is not None:
+                claimed = await db.execute(
+                    update(LoginChallenge)
+                    .where(LoginChallenge.token_hash == challenge_hash, LoginChallenge.used_at.is_(None))
+                    .values(used_at=now)
+                )
+                if claimed.rowcount == 1:  # type: ignore[attr-defined]
+                    await self.rt.throttle.reset(db, keys[:1])
+                    return await self._open_session(db, user, client, now, method=method)
+        async with self.rt.writing() as db:
+            await self.rt.throttle.record_failure(db, keys, now)
+            burn = ticket.failures + 1 >= CHALLENGE_MAX_FAILURES
+            await db.execute(
+                update(LoginChallenge)
+                .where(LoginChallenge.token_hash == challenge_hash)
+                .values(failures=LoginChallenge.failures + 1, used_at=now if burn else None)
+            )
+        raise InvalidCredentials(BAD_CODE)
+
+    async def _accept_second_factor(self, db: AsyncSession, user: User, code: str, actor: Actor) -> str | None:
+        """'totp' or 'recovery' when the code is accepted (and consumed); None otherwise, with the reason logged."""
+        code = code.strip().replace(" ", "")
+        if len(code) == totp.DIGITS and code.isascii() and code.isdigit():
+            return "totp" if await self.accept_totp(db, user, code, actor) else None
+        if await self._consume_recovery_code(db, user.id, code):
+            remaining = await self._count_unused_recovery_codes(db, user.id)
+            activity.record(db, activity.RECOVERY_CODE_USED, actor, user_id=user.id, remaining=remaining)
+            return "recovery"
+        activity.record(db, activity.TWOFA_FAILED, actor, user_id=user.id, reason="bad_recovery_code")
+        return None
+
+    async def accept_totp(self, db: AsyncSession, user: User, code: str, actor: Actor) -> bool:
+        """Check a code against the active secret and burn its time step; a step already used is a replay."""
+        if user.totp_secret_sealed is None:
+            return False
+        secret = self.rt.keyring.open(user.totp_secret_sealed, f"totp:{user.id}").decode()
+        step = totp.match_step(secret, code)
+        if step is None:
+            activity.record(db, activity.TWOFA_FAILED, actor, user_id=user.id, reason="bad_totp")
+            return False
+        if not await self.burn_totp_step(db, user.id, step):
+            activity.record(db, activity.TWOFA_REPLAY, actor, user_id=user.id)
+            return False
+        return True
+
+    @staticmethod
+    async def burn_totp_step(db: AsyncSession, user_id: int, step: int) -> bool:
+        """Atomically move the user's last accepted step forward; False if this step (or a later one) was used."""
+        result = await db.execute(
+            update(User)
+            .where(User.id == user_id, (User.totp_last_step.is_(None)) | (User.totp_last_step < step))
+            .values(totp_last_step=step)
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    async def _consume_recovery_code(self, db: AsyncSession, user_id: int, code: str) -> bool:
+        normalized = _normalize_recovery_code(code)
+        if not normalized:
+            return False
+        result = await db.execute(
+            update(RecoveryCode)
+            .where(
+                RecoveryCode.user_id == user_id,
+                RecoveryCode.code_hash == self.rt.keyring.keyed_hash(normalized),
+                RecoveryCode.used_at.is_(None),
+            )
+            .values(used_at=utcnow())
+        )
+        return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+    @staticmethod
+    async def _count_unused_recovery_codes(db: AsyncSession, user_id: int) -> int:
+        rows = await db.scalars(
+            select(RecoveryCode.id).where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        )
+        return len(rows.all())
+
+    # --- authenticating requests ---------------------------------------------------------------------
+
+    async def authenticate(self, credential: str, client: Client) -> Principal:
+        """Resolve a bearer credential (session JWT or API key) to a principal, in one query."""
+        if credential.startswith(API_KEY_PREFIX):
+            return await self._authenticate_api_key(credential, client)
+        claims = decode_access_token(self.rt.keyring.signing_key, credential)
+        if claims is None:
+            raise AuthenticationRequired("The access token is invalid or has expired.")
+        async with self.rt.reading() as db:
+            user = await db.scalar(
+                select(User)
+                .join(AuthSession, AuthSession.user_id == User.id)
+                .where(
+                    AuthSession.id == claims.session_id,
+                    AuthSession.user_id == claims.user_id,
+                    AuthSession.revoked_at.is_(None),
+                    AuthSession.expires_at > utcnow(),
+                    User.disabled.is_(False),
+                )
+            )
+        if user is None:
+            raise AuthenticationRequired("The session has ended; log in again.")
+        return Principal(user=user, client=client, session_id=claims.session_id)
+
+    async def _authenticate_api_key(self, credential: str, client: Client) -> Principal:
+        body = credential[len(API_KEY_PREFIX) :]
+        if len(body) != API_KEY_ID_LENGTH + API_KEY_SECRET_LENGTH or not body.isalnum() or not body.isascii():
+            raise AuthenticationRequired("The API key is invalid.")
+        identifier, secret = body[:API_KEY_ID_LENGTH], body[API_KEY_ID_LENGTH:]
+        now = utcnow()
+        async with self.rt.reading() as db:
+            found = (
+                await db.execute(select(ApiKey, User).join(User).where(ApiKey.identifier == identifier))
+            ).one_or_none()
+        expected = found[0].secret_hash if found else "0" * 64
+        matches = hmac.compare_digest(expected, self.rt.keyring.keyed_hash(secret))
+        if found is None or not matches:
+            raise AuthenticationRequired("The API key is invalid.")
+        key, user = found.tuple()
+        if user.disabled or (key.expires_at is not None and key.expires_at <= now):
+            raise AuthenticationRequired("The API key has expired or its account is disabled.")
+        actor = Actor(user.id, client.ip, key.identifier)
+        if not ip_allowed(client.ip, key.allowed_ips):
+            async with self.rt.writing() as db:
+                activity.record(db, activity.API_KEY_DENIED_IP, actor, user_id=user.id, identifier=key.identifier)
+            raise PermissionDenied("This API key may not be used from this address.")
+        if key.last_used_at is None or now - key.last_used_at >= API_KEY_LAST_USED_RESOLUTION:
+            async with self.rt.writing() as db:
+                await db.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
+        return Principal(user=user, client=client, api_key_identifier=key.identifier, scopes=tuple(key.scopes or ()))
+
+    # --- sessions ------------------------------------------------------------------------------------
+
+    async def list_sessions(self, principal: Principal) -> list[AuthSession]:
+        async with self.rt.reading() as db:
+            rows = await db.scalars(
+                select(AuthSession)
+                .where(
+                    AuthSession.user_id == principal.user.id,
+                    AuthSession.revoked_at.is_(None),
+                    AuthSession.expires_at > utcnow(),
+                )
+                .order_by(AuthSession.created_at.desc())
+            )
+            return list(rows)
+
+    async def revoke_session(self, principal: Principal, session_id: str) -> None:
+        async with self.rt.writing() as db:
+            result = await db.execute(
+                update(AuthSession)
+                .where(
+                    AuthSession.id == session_id,
+                    AuthSession.user_id == principal.user.id,
+                    AuthSession.revoked_at.is_(None),
+                )
+                .values(revoked_at=utcnow())
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                raise NotFound("No such session.")
+            event = activity.LOGOUT if session_id == principal.session_id else activity.SESSION_REVOKED
+            activity.record(db, event, principal.actor, user_id=principal.user.id)
+
+    async def logout(self, principal: Principal) -> None:
+        if principal.session_id is None:
+            raise InvalidInput("An API key has no session to log out of; delete the key instead.")
+        await self.revoke_session(principal, principal.session_id)
+
+    @staticmethod
+    async def end_other_sessions(db: AsyncSession, user_id: int, keep: str | None) -> None:
+        """Revoke every live session of the user but `keep` (the one making the change, if any)."""
+        conditions = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
+        if keep is not None:
+            conditions.append(AuthSession.id != keep)
+        await db.execute(update(AuthSession).where(*conditions).values(revoked_at=utcnow()))
+
+    # --- proving the password again ------------------------------------------------------------------
+
+    async def confirm_password(self, principal: Principal, password: str | None, *, field: str = "password") -> None:
+        """Check the current password before a sensitive change; wrong guesses are throttled and logged."""
+        if not password:
+            raise InvalidInput.on(field, "The current password is required for this change.", "required")
+        now = utcnow()
+        keys = [account_key(principal.user.username), address_key(principal.client.ip)]
+        await self._check_throttle(keys, now, principal.actor, step="password_confirmation")
+        async with self.rt.reading() as db:
+            stored = await db.scalar(select(User.password_hash).where(User.id == principal.user.id))
+        ok, _ = await self.rt.hashing.verify(stored, password)
+        if not ok:
+            async with self.rt.writing() as db:
+                await self.rt.throttle.record_failure(db, keys, now)
+                activity.record(db, activity.PASSWORD_CHECK_FAILED, principal.actor, user_id=principal.user.id)
+            raise IncorrectPassword("The password provided is incorrect.")
+
+    async def require_proof_for_key_principal(self, principal: Principal, password: str | None) -> None:
+        """An API key alone never changes security settings: it must come with the account password."""
+        if principal.by_api_key:
+            if not password:
+                raise PermissionDenied("An API key cannot change security settings without the account password.")
+            await self.confirm_password(principal, password)

@@ -1,0 +1,43 @@
+"""Access tokens: HS256 JWTs with every claim required and the algorithm pinned (no `none`, no key confusion)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import jwt
+
+ALGORITHM = "HS256"
+AUDIENCE = "hostplane"
+REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "aud"]
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: int
+    session_id: str
+
+
+def issue_access_token(
+    key: bytes, *, user_id: int, session_id: str, issued_at: dt.datetime, expires_at: dt.datetime
+) -> str:
+    payload = {"sub": str(user_id), "jti": session_id, "iat": issued_at, "exp": expires_at, "aud": AUDIENCE}
+    return jwt.encode(payload, key, algorithm=ALGORITHM)
+
+
+def decode_access_token(key: bytes, token: str) -> TokenClaims | None:
+    """The claims of a valid, unexpired token signed by us; None for anything else."""
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            audience=AUDIENCE,
+            options={"require": REQUIRED_CLAIMS},
+        )
+        subject, session_id = claims["sub"], claims["jti"]
+        if not (isinstance(subject, str) and subject.isdigit() and isinstance(session_id, str)):
+            return None
+        return TokenClaims(user_id=int(subject), session_id=session_id)
+    except jwt.PyJWTError:
+        return None

@@ -1,0 +1,128 @@
+"""Settings of one Hostplane process: built once at start-up and passed down, never imported as a global."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class Settings(BaseSettings):
+    """Every knob of the panel; env prefix `HOSTPLANE_`, optionally `hostplane.toml` in the working folder."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="HOSTPLANE_",
+        toml_file="hostplane.toml",
+        extra="forbid",
+        frozen=True,
+    )
+
+    state_dir: Path = Path("state")
+    database_url: str | None = None
+    """SQLAlchemy async URL; default: SQLite in the state folder."""
+    secret_key_file: Path | None = None
+    """Key file (32 random bytes, base64) outside the database; default: state_dir/secret.key."""
+
+    bind_host: str = "127.0.0.1"
+    user_port: int = Field(default=2083, ge=1, le=65535)
+    admin_port: int = Field(default=2087, ge=1, le=65535)
+    plain_http: bool = False
+    """Serve without TLS; only allowed when bound to loopback (development)."""
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    access_token_seconds: int = Field(default=3600, ge=60, le=86400 * 30)
+    login_challenge_seconds: int = Field(default=300, ge=30, le=3600)
+    totp_issuer: str = Field(default="Hostplane", min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f:]+$")
+
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_kib: int = Field(default=19456, ge=8)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    password_min_length: int = Field(default=8, ge=8)
+    password_max_length: int = Field(default=128, ge=64, le=1024)
+    hash_threads: int = Field(default=1, ge=1)
+    """Threads that hash passwords: bounded so a login storm never starves the event loop of CPU."""
+
+    throttle_free_failures: int = Field(default=5, ge=1)
+    """Failures allowed on one account or address before delays start."""
+    throttle_base_seconds: float = Field(default=1.0, gt=0)
+    throttle_max_seconds: float = Field(default=900.0, gt=0)
+    """Delays double up to this cap, so nobody (the admin included) is ever locked out for good."""
+
+    trusted_proxies: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list)
+    """Peers (IPs or CIDRs) whose X-Forwarded-For is believed; all others are taken at their socket address."""
+
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_api_keys_per_user: int = Field(default=25, ge=1)
+    max_allowed_ips_per_key: int = Field(default=50, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls))
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_are_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            ipaddress.ip_network(item, strict=False)
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        if self.user_port == self.admin_port:
+            raise ValueError("user_port and admin_port must differ")
+        if self.plain_http and not _is_loopback(self.bind_host):
+            raise ValueError("plain_http is only allowed when bind_host is a loopback address")
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{(self.state_dir / 'hostplane.db').absolute()}"
+
+    @property
+    def resolved_secret_key_file(self) -> Path:
+        return self.secret_key_file or self.state_dir / "secret.key"
+
+    @property
+    def resolved_tls_files(self) -> tuple[Path, Path]:
+        if self.tls_cert_file and self.tls_key_file:
+            return self.tls_cert_file, self.tls_key_file
+        return self.state_dir / "tls" / "panel.crt", self.state_dir / "tls" / "panel.key"
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[Network, ...]:
+        return tuple(ipaddress.ip_network(item, strict=False) for item in self.trusted_proxies)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from the environment, the optional TOML file and explicit overrides."""
+    return Settings(**overrides)
