@@ -1,0 +1,47 @@
+# Hostplane: `make run` serves the panel, `make test` runs the whole suite. Both install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Debian packages: the run needs none beyond Python; the tests need PostgreSQL 15, oathtool and ssh-keygen.
+RUN_DEBS := python3-venv
+TEST_DEBS := python3-venv postgresql oathtool openssh-client
+
+.PHONY: run test lint typecheck pytest venv clean bench
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -m venv --help >/dev/null 2>&1 || bash scripts/debian-packages.sh python3-venv
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	@bash scripts/debian-packages.sh $(RUN_DEBS)
+	$(BIN)/hostplane init
+	$(BIN)/hostplane serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+# The whole suite: lint, types, then every test on SQLite and on a PostgreSQL server started for the run.
+test: $(STAMP)
+	@bash scripts/debian-packages.sh $(TEST_DEBS)
+	$(MAKE) --no-print-directory lint typecheck
+	@url=$$(bash scripts/test-postgres.sh start) && \
+	  trap 'bash scripts/test-postgres.sh stop' EXIT && \
+	  HOSTPLANE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	@bash scripts/debian-packages.sh wrk
+	$(BIN)/python bench/auth_read.py
+
+clean:
+	rm -rf $(VENV) state .pytest_cache .mypy_cache .ruff_cache

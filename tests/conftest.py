@@ -1,0 +1,227 @@
+"""Shared fixtures: a migrated database per test (SQLite, and PostgreSQL when configured), the runtime, the two
+apps and HTTP clients that talk to them in-process with a chosen peer address.
+
+PostgreSQL runs when HOSTPLANE_TEST_POSTGRES_URL points at a server (make test starts one). In CI it must.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from hostplane import migrate
+from hostplane.accounts.admin import UserAdminService
+from hostplane.app import create_app
+from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
+from hostplane.auth.principal import Actor
+from hostplane.keys import new_key_file_content
+from hostplane.runtime import Runtime, build_runtime
+from hostplane.settings import Settings
+
+POSTGRES_URL = os.environ.get("HOSTPLANE_TEST_POSTGRES_URL")
+if os.environ.get("CI") and not POSTGRES_URL:
+    raise RuntimeError("CI must run the database tests on PostgreSQL too: set HOSTPLANE_TEST_POSTGRES_URL (make test does)")
+
+BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+PASSWORD = "Tr0ub4dor&3-horse-staple"
+PEER = "203.0.113.7"
+TEMPLATE_DB = "hostplane_test_template"
+
+
+def _pg_admin_url(database: str = "postgres") -> str:
+    """The configured server's URL with another database name."""
+    assert POSTGRES_URL
+    return f"{POSTGRES_URL.rsplit('/', 1)[0]}/{database}"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    migrate.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+def _pg_execute(statements: list[str]) -> None:
+    """Run statements outside a transaction on the maintenance database (CREATE/DROP DATABASE)."""
+    import asyncio
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run() -> None:
+        engine = create_async_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+        async with engine.connect() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    _pg_execute([f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"', f'CREATE DATABASE "{TEMPLATE_DB}"'])
+    migrate.upgrade(_pg_admin_url(TEMPLATE_DB))
+    yield TEMPLATE_DB
+    _pg_execute([f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}"'])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A freshly migrated database for one test, copied from a template migrated once per run."""
+    if request.param == "sqlite":
+        target = tmp_path / "hostplane.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), target)
+        yield f"sqlite+aiosqlite:///{target}"
+        return
+    template = request.getfixturevalue("postgres_template")
+    name = f"hp_test_{uuid.uuid4().hex[:12]}"
+    _pg_execute([f'CREATE DATABASE "{name}" TEMPLATE "{template}"'])
+    yield _pg_admin_url(name)
+    _pg_execute([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
+
+
+@pytest.fixture
+def settings_factory(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    key_file = state / "secret.key"
+    if not key_file.exists():
+        key_file.write_bytes(new_key_file_content())
+
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "state_dir": state,
+            "database_url": database_url,
+            "plain_http": True,
+            "argon2_time_cost": 1,
+            "argon2_memory_kib": 1024,
+        }
+        values.update(overrides)
+        return Settings(**values)
+
+    return make
+
+
+@pytest.fixture
+def settings(settings_factory: Callable[..., Settings]) -> Settings:
+    return settings_factory()
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    rt = build_runtime(settings)
+    yield rt
+    await rt.close()
+
+
+@dataclass
+class Account:
+    """A user made for a test, with its password and helpers to log in."""
+
+    user: User
+    password: str
+
+    @property
+    def username(self) -> str:
+        return self.user.username
+
+
+@pytest.fixture
+def make_account(runtime: Runtime) -> Callable[..., Any]:
+    async def make(username: str = "alice", *, role: str = ROLE_USER, password: str = PASSWORD) -> Account:
+        user = await UserAdminService(runtime).create_user(
+            Actor(None, "test"), username=username, email=f"{username}@example.com", password=password, role=role
+        )
+        return Account(user=user, password=password)
+
+    return make
+
+
+@pytest.fixture
+async def alice(make_account: Callable[..., Any]) -> Account:
+    account: Account = await make_account("alice")
+    return account
+
+
+@pytest.fixture
+async def admin(make_account: Callable[..., Any]) -> Account:
+    account: Account = await make_account("root", role=ROLE_ADMIN)
+    return account
+
+
+class Api:
+    """An in-process HTTP client for one port, with the peer address chosen per client."""
+
+    def __init__(self, app: Any, peer: str = PEER) -> None:
+        self.app = app
+        self.http = httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=(peer, 40000)), base_url="http://testserver"
+        )
+        self.token: str | None = None
+
+    def from_peer(self, peer: str) -> Api:
+        other = Api(self.app, peer)
+        other.token = self.token
+        return other
+
+    def _headers(self, headers: dict[str, str] | None, token: str | None) -> dict[str, str]:
+        merged = dict(headers or {})
+        bearer = token or self.token
+        if bearer and "authorization" not in {k.lower() for k in merged}:
+            merged["Authorization"] = f"Bearer {bearer}"
+        return merged
+
+    async def request(
+        self, method: str, url: str, *, token: str | None = None, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> httpx.Response:
+        return await self.http.request(method, url, headers=self._headers(headers, token), **kwargs)
+
+    async def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, **kwargs)
+
+    async def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, **kwargs)
+
+    async def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", url, **kwargs)
+
+    async def patch(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", url, **kwargs)
+
+    async def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, **kwargs)
+
+    async def login(self, account: Account, password: str | None = None) -> str:
+        """Log in with the password (no 2FA) and remember the token for later calls."""
+        response = await self.post(
+            "/api/v1/auth/login", json={"username": account.username, "password": password or account.password}
+        )
+        assert response.status_code == 200, response.text
+        self.token = response.json()["token"]
+        return self.token
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@pytest.fixture
+async def user_api(runtime: Runtime) -> AsyncIterator[Api]:
+    api = Api(create_app(runtime, "user"))
+    yield api
+    await api.aclose()
+
+
+@pytest.fixture
+async def admin_api(runtime: Runtime) -> AsyncIterator[Api]:
+    api = Api(create_app(runtime, "admin"))
+    yield api
+    await api.aclose()
