@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hostplane.auth.principal import Client, Principal
 from hostplane.auth.service import AuthService, normalize_ip
@@ -59,16 +60,21 @@ def get_client(request: Request, runtime: RuntimeDep) -> Client:
 ClientDep = Annotated[Client, Depends(get_client)]
 
 
-def bearer_credential(request: Request) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, credential = header.partition(" ")
-    if scheme.lower() != "bearer" or not credential.strip():
+bearer_scheme = HTTPBearer(
+    auto_error=False, description="A login token (JWT) or an API key (hp_...), as `Authorization: Bearer <token>`."
+)
+
+
+def bearer_credential(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> str:
+    if credentials is None or not credentials.credentials.strip():
         raise AuthenticationRequired("Send an access token or API key as 'Authorization: Bearer <token>'.")
-    return credential.strip()
+    return credentials.credentials.strip()
 
 
-async def get_principal(request: Request, runtime: RuntimeDep, client: ClientDep) -> Principal:
-    return await AuthService(runtime).authenticate(bearer_credential(request), client)
+async def get_principal(
+    runtime: RuntimeDep, client: ClientDep, credential: Annotated[str, Depends(bearer_credential)]
+) -> Principal:
+    return await AuthService(runtime).authenticate(credential, client)
 
 
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
