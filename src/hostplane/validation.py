@@ -23,6 +23,7 @@ def reject_control_chars(field: str, value: str) -> str:
 
 
 def username(value: str, field: str = "username") -> str:
+    reject_control_chars(field, value)
     value = value.strip().lower()
     if not USERNAME.match(value):
         raise InvalidInput.on(
