@@ -34,7 +34,7 @@ if os.environ.get("CI") and not POSTGRES_URL:
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 PASSWORD = "Tr0ub4dor&3-horse-staple"
 PEER = "203.0.113.7"
-TEMPLATE_DB = "hostplane_test_template"
+TEMPLATE_DB = f"hp_template_{uuid.uuid4().hex[:8]}"
 
 
 def _pg_admin_url(database: str = "postgres") -> str:

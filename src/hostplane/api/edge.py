@@ -5,11 +5,14 @@ Written as plain ASGI (not BaseHTTPMiddleware) because it sits on the hot path o
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from hostplane.api.problems import problem
+
+log = logging.getLogger("hostplane.api")
 
 SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
@@ -38,8 +41,12 @@ class EdgeMiddleware:
             await self.app(scope, receive, send)
             return
 
+        started = False
+
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 present = {name.lower() for name, _ in message.get("headers", [])}
                 message["headers"] = list(message.get("headers", [])) + [
                     header for header in self.extra_headers if header[0] not in present
@@ -66,7 +73,16 @@ class EdgeMiddleware:
                 await refusal(scope, receive, send_with_headers)
                 return
             receive = _replay(body, receive)
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except Exception:
+            # Starlette answers unhandled errors outside every middleware, so that 500 would lack the headers:
+            # answer it here instead, with the same problem document and nothing of the error in it.
+            if started:
+                raise
+            log.exception("unhandled error")
+            response = problem(500, "Internal error", "Something went wrong; it has been logged.", "internal_error")
+            await response(scope, receive, send_with_headers)
 
     def _refuse_headers(self, scope: Scope) -> Any:
         for _name, value in scope["headers"]:

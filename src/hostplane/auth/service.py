@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hostplane import validation
 from hostplane.accounts import activity
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryCode, User
@@ -86,6 +87,16 @@ def ip_allowed(ip: str, allowed: list[str]) -> bool:
     return any(address in ipaddress.ip_network(entry, strict=False) for entry in allowed)
 
 
+def _loggable_name(typed: str) -> str:
+    """The typed login name for the log, unless it does not look like a username or an email: people
+    sometimes type their password into the name field, and the log must never hold a password."""
+    name = typed.strip().lower()
+    try:
+        return validation.email(name) if "@" in name else validation.username(name)
+    except InvalidInput:
+        return "(not a valid name)"
+
+
 def _normalize_recovery_code(code: str) -> str:
     return "".join(char for char in code.lower() if char.isalnum())
 
@@ -98,10 +109,11 @@ class AuthService:
 
     async def login(self, username: str, password: str, client: Client) -> IssuedToken | TwoFactorChallenge:
         now = utcnow()
-        keys = [account_key(username), address_key(client.ip)]
-        await self._check_throttle(keys, now, Actor(None, client.ip), username=username)
         async with self.rt.reading() as db:
             user = await self._find_login_user(db, username)
+        # Count failures against the account itself, whether it was named by username or by email address.
+        keys = [account_key(user.username if user else username), address_key(client.ip)]
+        await self._check_throttle(keys, now, Actor(None, client.ip), username=_loggable_name(username))
         ok, needs_rehash = await self.rt.hashing.verify(user.password_hash if user else None, password)
         if not ok or user is None or user.disabled:
             async with self.rt.writing() as db:
@@ -112,17 +124,19 @@ class AuthService:
                     activity.LOGIN_FAILED,
                     Actor(None, client.ip),
                     user_id=user.id if user else None,
-                    username=username[:64],
+                    username=_loggable_name(username),
                     reason=reason,
                 )
             raise InvalidCredentials(BAD_LOGIN)
         new_hash = await self.rt.hashing.hash(password) if needs_rehash else None
         async with self.rt.writing() as db:
-            await self.rt.throttle.reset(db, keys[:1])
             if new_hash:
                 await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
             if user.twofa_enabled:
+                # The account's failures are cleared only once the second factor succeeds: a correct password
+                # alone must not buy whoever knows it a fresh round of code guesses.
                 return await self._open_challenge(db, user, client, now)
+            await self.rt.throttle.reset(db, keys[:1])
             return await self._open_session(db, user, client, now, method="password")
 
     async def _find_login_user(self, db: AsyncSession, username: str) -> User | None:
@@ -203,7 +217,7 @@ class AuthService:
                 await self.rt.throttle.record_failure(db, [address_key(client.ip)], now)
                 activity.record(db, activity.TWOFA_FAILED, Actor(None, client.ip), user_id=None, reason="no_challenge")
             raise InvalidCredentials("The login challenge is invalid or has expired; log in again.")
-        ticket, user = found.tuple()
+        ticket, user = found
         keys = [account_key(user.username), address_key(client.ip)]
         actor = Actor(user.id, client.ip)
         await self._check_throttle(keys, now, actor, step="2fa")
@@ -325,7 +339,7 @@ class AuthService:
         matches = hmac.compare_digest(expected, self.rt.keyring.keyed_hash(secret))
         if found is None or not matches:
             raise AuthenticationRequired("The API key is invalid.")
-        key, user = found.tuple()
+        key, user = found
         if user.disabled or (key.expires_at is not None and key.expires_at <= now):
             raise AuthenticationRequired("The API key has expired or its account is disabled.")
         actor = Actor(user.id, client.ip, key.identifier)

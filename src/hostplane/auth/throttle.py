@@ -28,11 +28,14 @@ def account_key(username: str) -> str:
 
 
 def address_key(ip: str) -> str:
-    """IPv6 clients are counted per /64, since one host usually holds a whole /64."""
+    """IPv6 clients are counted per /64, since one host usually holds a whole /64; an IPv4-mapped IPv6
+    address is its IPv4 address (else every IPv4 client of a dual-stack socket would share one /64)."""
     try:
         address = ipaddress.ip_address(ip)
     except ValueError:
         return f"ip:{ip[:64]}"
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return f"ip:{address.ipv4_mapped}"
     if isinstance(address, ipaddress.IPv6Address):
         return f"ip:{ipaddress.ip_network(f'{address}/64', strict=False)}"
     return f"ip:{address}"
