@@ -29,7 +29,7 @@ from hostplane.settings import Settings
 
 POSTGRES_URL = os.environ.get("HOSTPLANE_TEST_POSTGRES_URL")
 if os.environ.get("CI") and not POSTGRES_URL:
-    raise RuntimeError("CI must run the database tests on PostgreSQL too: set HOSTPLANE_TEST_POSTGRES_URL (make test does)")
+    raise RuntimeError("CI must run the database tests on PostgreSQL too: set HOSTPLANE_TEST_POSTGRES_URL (make test)")
 
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 PASSWORD = "Tr0ub4dor&3-horse-staple"

@@ -35,6 +35,8 @@ def read_key_file(path: Path) -> bytes:
         raw = base64.b64decode(path.read_text().strip(), validate=True)
     except FileNotFoundError as exc:
         raise KeyFileError(f"key file {path} is missing: run `hostplane init`") from exc
+    except OSError as exc:
+        raise KeyFileError(f"key file {path} cannot be read: {exc.strerror}") from exc
     except ValueError as exc:
         raise KeyFileError(f"key file {path} is not valid base64") from exc
     if len(raw) != KEY_BYTES:
