@@ -104,7 +104,7 @@ def serve(log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "i
         f"Hostplane: user port {scheme}://{settings.bind_host}:{settings.user_port}, "
         f"admin port {scheme}://{settings.bind_host}:{settings.admin_port}"
     )
-    asyncio.run(server.serve(settings, log_level=log_level))
+    server.run(settings, log_level=log_level)
 
 
 @user_app.command("create")

@@ -8,6 +8,7 @@ import signal
 from collections.abc import Iterator
 
 import uvicorn
+import uvloop
 
 from hostplane.app import create_app
 from hostplane.runtime import build_runtime
@@ -35,6 +36,7 @@ def _config(settings: Settings, app: object, port: int, log_level: str) -> uvico
         server_header=False,
         log_level=log_level,
         lifespan="off",
+        http="httptools",
         h11_max_incomplete_event_size=64 * 1024,
         **tls,  # type: ignore[arg-type]
     )
@@ -58,3 +60,9 @@ async def serve(settings: Settings, *, log_level: str = "info") -> None:
         await asyncio.gather(*(server.serve() for server in servers))
     finally:
         await runtime.close()
+
+
+def run(settings: Settings, *, log_level: str = "info") -> None:
+    """Serve on uvloop (faster than the default loop for many small requests)."""
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve(settings, log_level=log_level))
