@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI
 
 from hostplane.accounts import admin_routes
 from hostplane.accounts import routes as account_routes
 from hostplane.api import problems
+from hostplane.api.deps import BEARER_SCHEME
 from hostplane.api.edge import EdgeMiddleware
 from hostplane.auth import routes as auth_routes
 from hostplane.runtime import Runtime
@@ -34,6 +35,25 @@ async def health_check() -> dict[str, str]:
     return {"status": "ok"}
 
 
+def _document_security(app: FastAPI) -> None:
+    """OpenAPI: every operation but the public ones needs the bearer credential (the guard dependency has no
+    FastAPI security class, to stay cheap on the hot path, so it is declared here)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("securitySchemes", {})["bearer"] = BEARER_SCHEME
+            for path, operations in schema.get("paths", {}).items():
+                for method, operation in operations.items():
+                    if (method.upper(), path) not in PUBLIC_ROUTES:
+                        operation["security"] = [{"bearer": []}]
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def create_app(runtime: Runtime, role: Role) -> FastAPI:
     """The app of one port: user routes on both, admin routes only on the admin port."""
     app = FastAPI(
@@ -46,6 +66,7 @@ def create_app(runtime: Runtime, role: Role) -> FastAPI:
     app.state.runtime = runtime
     app.state.role = role
     problems.install(app)
+    _document_security(app)
     for router in (health, auth_routes.public, auth_routes.sessions, account_routes.router):
         app.include_router(router)
     if role == "admin":

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hostplane.auth.cache import CredentialCache
 from hostplane.auth.passwords import PasswordHashing
 from hostplane.auth.throttle import Throttle
 from hostplane.db import make_engine, make_sessionmakers, transaction
@@ -24,6 +27,10 @@ class Runtime:
     keyring: Keyring
     hashing: PasswordHashing
     throttle: Throttle
+    credentials: CredentialCache
+    _write_lock: AbstractAsyncContextManager[object]
+    """SQLite has one writer at a time: queue writers here, holding no pooled connection and not
+    sleeping in SQLite's busy handler, instead of inside the database."""
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -31,10 +38,18 @@ class Runtime:
             yield db
 
     @asynccontextmanager
-    async def writing(self) -> AsyncIterator[AsyncSession]:
-        """A write unit of work; keep slow work (hashing, subprocesses) outside it."""
-        async with transaction(self.writers) as db:
-            yield db
+    async def writing(self, *, changes_user: int | None = None) -> AsyncIterator[AsyncSession]:
+        """A write unit of work; keep slow work (hashing, subprocesses) outside it.
+
+        `changes_user`: the unit changes that user, their sessions or their keys, so their cached credentials
+        are dropped once it commits (or fails: dropping is always safe).
+        """
+        try:
+            async with self._write_lock, transaction(self.writers) as db:
+                yield db
+        finally:
+            if changes_user is not None:
+                self.credentials.forget_user(changes_user)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -51,4 +66,6 @@ def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None) -> R
         keyring=Keyring.from_master(read_key_file(settings.resolved_secret_key_file)),
         hashing=PasswordHashing(settings),
         throttle=Throttle(settings),
+        credentials=CredentialCache(settings.auth_cache_seconds),
+        _write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext(),
     )

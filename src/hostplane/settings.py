@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     trusted_proxies: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list)
     """Peers (IPs or CIDRs) whose X-Forwarded-For is believed; all others are taken at their socket address."""
 
+    auth_cache_seconds: float = Field(default=1.0, ge=0, le=60)
+    """How long a verified credential is reused without a database lookup. Changes made through this process
+    apply at once; changes made by another process (CLI, other workers) within this many seconds. 0 = off."""
+
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_api_keys_per_user: int = Field(default=25, ge=1)
     max_allowed_ips_per_key: int = Field(default=50, ge=1)

@@ -3,6 +3,7 @@ password and disabling the user end sessions at once, and an expired session let
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -13,9 +14,11 @@ from sqlalchemy import select, update
 
 from hostplane.accounts import activity
 from hostplane.accounts.models import ActivityEntry
-from hostplane.auth.models import AuthSession
+from hostplane.app import create_app
+from hostplane.auth.models import AuthSession, User
 from hostplane.db import utcnow
-from hostplane.runtime import Runtime
+from hostplane.runtime import Runtime, build_runtime
+from hostplane.settings import Settings
 from tests.conftest import PASSWORD, PEER, Account, Api
 
 ACCOUNT = "/api/v1/account"
@@ -246,3 +249,20 @@ async def test_an_expired_session_is_refused_although_its_token_has_not_expired(
             .values(expires_at=utcnow() - dt.timedelta(seconds=1))
         )
     assert_ended(await user_api.get(ACCOUNT, token=token))
+
+
+async def test_a_revocation_by_another_process_is_seen_within_the_cache_ttl(
+    settings_factory: Callable[..., Settings], alice: Account
+) -> None:
+    runtime = build_runtime(settings_factory(auth_cache_seconds=0.2))
+    api = Api(create_app(runtime, "user"))
+    try:
+        await api.login(alice)
+        assert (await api.get("/api/v1/account")).status_code == 200
+        async with runtime.writing() as db:  # like `hostplane user disable` run from the CLI: no cache drop here
+            await db.execute(update(User).where(User.id == alice.user.id).values(disabled=True))
+        await asyncio.sleep(0.25)
+        assert (await api.get("/api/v1/account")).status_code == 401
+    finally:
+        await api.aclose()
+        await runtime.close()

@@ -77,7 +77,7 @@ class UserAdminService:
         user = await self.get_user(user_id)
         check_password_policy(password, self.rt.settings, username=user.username)
         new_hash = await self.rt.hashing.hash(password)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=user_id) as db:
             await db.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
             await AuthService.end_other_sessions(db, user_id, keep=None)
             activity.record(db, activity.USER_PASSWORD_SET, actor, user_id=user_id)
@@ -86,7 +86,7 @@ class UserAdminService:
         """Disable (ending every session at once) or enable an account; nobody disables themselves."""
         if disabled and actor.user_id == user_id:
             raise Conflict("You cannot disable your own account.")
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=user_id) as db:
             user = await lock_user(db, user_id)
             user.disabled = disabled
             if disabled:
@@ -97,7 +97,7 @@ class UserAdminService:
 
     async def reset_two_factor(self, actor: Actor, user_id: int) -> None:
         """Admin recovery for a user who lost both the device and the recovery codes."""
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=user_id) as db:
             user = await lock_user(db, user_id)
             await clear_two_factor(db, user)
             await AuthService.end_other_sessions(db, user_id, keep=None)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import Field
 
 from hostplane.accounts.admin import UserAdminService
 from hostplane.accounts.routes import activity_page_out
 from hostplane.accounts.schemas import ActivityPageOut, UserOut
-from hostplane.api.deps import PrincipalDep, RuntimeDep, area_guard
+from hostplane.api.deps import AdminPrincipal, admin_principal
 from hostplane.api.schema import RequestModel
 
-router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(area_guard("admin", admin_only=True))])
+router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_principal)])
 NO_CONTENT = status.HTTP_204_NO_CONTENT
 
 
@@ -31,8 +31,8 @@ class PasswordSet(RequestModel):
     password: str = Field(max_length=1024)
 
 
-def _service(runtime: RuntimeDep) -> UserAdminService:
-    return UserAdminService(runtime)
+async def _service(request: Request) -> UserAdminService:
+    return UserAdminService(request.app.state.runtime)
 
 
 ServiceDep = Annotated[UserAdminService, Depends(_service)]
@@ -44,7 +44,7 @@ async def list_users(service: ServiceDep) -> list[UserOut]:
 
 
 @router.post("/users", response_model=UserOut, status_code=status.HTTP_201_CREATED)
-async def create_user(body: UserCreate, principal: PrincipalDep, service: ServiceDep) -> UserOut:
+async def create_user(body: UserCreate, principal: AdminPrincipal, service: ServiceDep) -> UserOut:
     user = await service.create_user(principal.actor, **body.model_dump())
     return UserOut.model_validate(user)
 
@@ -55,24 +55,24 @@ async def get_user(user_id: int, service: ServiceDep) -> UserOut:
 
 
 @router.post("/users/{user_id}/disable", response_model=UserOut)
-async def disable_user(user_id: int, principal: PrincipalDep, service: ServiceDep) -> UserOut:
+async def disable_user(user_id: int, principal: AdminPrincipal, service: ServiceDep) -> UserOut:
     """Disable the account; all of its sessions end at once and its API keys stop working."""
     return UserOut.model_validate(await service.set_disabled(principal.actor, user_id, True))
 
 
 @router.post("/users/{user_id}/enable", response_model=UserOut)
-async def enable_user(user_id: int, principal: PrincipalDep, service: ServiceDep) -> UserOut:
+async def enable_user(user_id: int, principal: AdminPrincipal, service: ServiceDep) -> UserOut:
     return UserOut.model_validate(await service.set_disabled(principal.actor, user_id, False))
 
 
 @router.put("/users/{user_id}/password", status_code=NO_CONTENT)
-async def set_password(user_id: int, body: PasswordSet, principal: PrincipalDep, service: ServiceDep) -> Response:
+async def set_password(user_id: int, body: PasswordSet, principal: AdminPrincipal, service: ServiceDep) -> Response:
     await service.set_password(principal.actor, user_id, body.password)
     return Response(status_code=NO_CONTENT)
 
 
 @router.post("/users/{user_id}/reset-two-factor", status_code=NO_CONTENT)
-async def reset_two_factor(user_id: int, principal: PrincipalDep, service: ServiceDep) -> Response:
+async def reset_two_factor(user_id: int, principal: AdminPrincipal, service: ServiceDep) -> Response:
     await service.reset_two_factor(principal.actor, user_id)
     return Response(status_code=NO_CONTENT)
 

@@ -74,7 +74,7 @@ class AccountService:
             values["last_name"] = validation.text(last_name, "last_name", max_length=100)
         if language is not None:
             values["language"] = validation.language(language)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             user = await lock_user(db, principal.user.id)
             for name, value in values.items():
                 setattr(user, name, value)
@@ -83,7 +83,7 @@ class AccountService:
     async def change_email(self, principal: Principal, new_email: str, password: str) -> None:
         address = validation.email(new_email)
         await self.auth.confirm_password(principal, password)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             taken = await db.scalar(select(User.id).where(User.email == address, User.id != principal.user.id))
             if taken is not None:
                 raise InvalidInput.on("email", "The email has already been taken.", "unique")
@@ -100,7 +100,7 @@ class AccountService:
         check_password_policy(new, self.rt.settings, username=principal.user.username)
         await self.auth.confirm_password(principal, current, field="current_password")
         new_hash = await self.rt.hashing.hash(new)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             await db.execute(update(User).where(User.id == principal.user.id).values(password_hash=new_hash))
             await self.auth.end_other_sessions(db, principal.user.id, keep=principal.session_id)
             activity.record(db, activity.PASSWORD_CHANGED, principal.actor, user_id=principal.user.id)
@@ -113,7 +113,7 @@ class AccountService:
             raise Conflict("Two-factor authentication is already enabled on this account.")
         secret = totp.new_secret()
         sealed = self.rt.keyring.seal(secret.encode(), f"totp:{principal.user.id}")
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             await db.execute(update(User).where(User.id == principal.user.id).values(totp_pending_sealed=sealed))
         uri = totp.otpauth_uri(secret, principal.user.username, self.rt.settings.totp_issuer)
         return TwoFactorSetup(secret=secret, otpauth_uri=uri, qr_png_data_url=totp.qr_png_data_url(uri))
@@ -122,7 +122,7 @@ class AccountService:
         """Turn 2FA on with a valid code and the password; returns 10 recovery codes, shown this once."""
         await self.auth.confirm_password(principal, password)
         codes = [_random_string(RECOVERY_ALPHABET, RECOVERY_CODE_LENGTH) for _ in range(RECOVERY_CODE_COUNT)]
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             user = await lock_user(db, principal.user.id)
             if user.twofa_enabled:
                 raise Conflict("Two-factor authentication is already enabled on this account.")
@@ -147,7 +147,7 @@ class AccountService:
 
     async def disable_two_factor(self, principal: Principal, password: str) -> None:
         await self.auth.confirm_password(principal, password)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             user = await lock_user(db, principal.user.id)
             if not user.twofa_enabled:
                 raise Conflict("Two-factor authentication is not enabled on this account.")
@@ -197,7 +197,7 @@ class AccountService:
         await self.auth.require_proof_for_key_principal(principal, password)
         identifier = _random_string(KEY_ALPHABET, API_KEY_ID_LENGTH)
         secret = _random_string(KEY_ALPHABET, API_KEY_SECRET_LENGTH)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             await lock_user(db, principal.user.id)
             count = await db.scalar(select(func.count()).select_from(ApiKey).where(ApiKey.user_id == principal.user.id))
             if (count or 0) >= self.rt.settings.max_api_keys_per_user:
@@ -221,7 +221,7 @@ class AccountService:
 
     async def delete_api_key(self, principal: Principal, identifier: str, password: str | None = None) -> None:
         await self.auth.require_proof_for_key_principal(principal, password)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             result = await db.execute(
                 delete(ApiKey).where(ApiKey.user_id == principal.user.id, ApiKey.identifier == identifier)
             )
@@ -256,7 +256,7 @@ class AccountService:
             fingerprint=parsed.fingerprint,
         )
         try:
-            async with self.rt.writing() as db:
+            async with self.rt.writing(changes_user=principal.user.id) as db:
                 db.add(key)
                 await db.flush()
                 activity.record(
@@ -275,7 +275,7 @@ class AccountService:
     async def remove_ssh_key(self, principal: Principal, fingerprint: str, password: str | None = None) -> None:
         validation.reject_control_chars("fingerprint", fingerprint)
         await self.auth.require_proof_for_key_principal(principal, password)
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             result = await db.execute(
                 delete(SshKey).where(SshKey.user_id == principal.user.id, SshKey.fingerprint == fingerprint)
             )

@@ -7,7 +7,6 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from hostplane.auth.principal import Client, Principal
 from hostplane.auth.service import AuthService, normalize_ip
@@ -18,7 +17,7 @@ from hostplane.settings import Network
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -51,42 +50,54 @@ def resolve_client_ip(peer: str, forwarded_for: str | None, proxies: tuple[Netwo
     return address
 
 
-def get_client(request: Request, runtime: RuntimeDep) -> Client:
+def client_of(request: Request) -> Client:
+    runtime: Runtime = request.app.state.runtime
     peer = request.client.host if request.client else "0.0.0.0"  # noqa: S104 (no peer known, never a bind)
     ip = resolve_client_ip(peer, request.headers.get("x-forwarded-for"), runtime.settings.trusted_proxy_networks)
     return Client(ip=ip, user_agent=request.headers.get("user-agent", "")[:255])
 
 
+async def get_client(request: Request) -> Client:
+    return client_of(request)
+
+
 ClientDep = Annotated[Client, Depends(get_client)]
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "A login token (JWT) or an API key (hp_...), as `Authorization: Bearer <token>`.",
+}
 
 
-bearer_scheme = HTTPBearer(
-    auto_error=False, description="A login token (JWT) or an API key (hp_...), as `Authorization: Bearer <token>`."
-)
-
-
-def bearer_credential(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]) -> str:
-    if credentials is None or not credentials.credentials.strip():
+def bearer_credential(request: Request) -> str:
+    scheme, _, credential = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
         raise AuthenticationRequired("Send an access token or API key as 'Authorization: Bearer <token>'.")
-    return credentials.credentials.strip()
+    return credential.strip()
 
 
-async def get_principal(
-    runtime: RuntimeDep, client: ClientDep, credential: Annotated[str, Depends(bearer_credential)]
-) -> Principal:
-    return await AuthService(runtime).authenticate(credential, client)
+def authenticated(area: str, *, admin_only: bool = False) -> Callable[[Request], Awaitable[Principal]]:
+    """The dependency of every non-public route of an area: the bearer credential resolved to a principal that
+    may act in the area (an API key needs a scope for it, write for anything but reads).
 
+    One dependency without sub-dependencies, used both router-wide (so no route of the router can forget it)
+    and by the routes that need the principal: FastAPI solves it once per request, and cheaply.
+    """
 
-PrincipalDep = Annotated[Principal, Depends(get_principal)]
-
-
-def area_guard(area: str, *, admin_only: bool = False) -> Callable[[Request, Principal], Awaitable[None]]:
-    """A router-wide dependency: authenticated, with an API-key scope for the area (write for writes)."""
-
-    async def guard(request: Request, principal: PrincipalDep) -> None:
+    async def principal_for_area(request: Request) -> Principal:
+        runtime: Runtime = request.app.state.runtime
+        principal = await AuthService(runtime).authenticate(bearer_credential(request), client_of(request))
         if admin_only and not principal.user.is_admin:
             raise PermissionDenied("This requires an administrator account.")
         if not principal.allows(area, write=request.method not in READ_METHODS):
             raise PermissionDenied(f"This API key has no scope for {area} ({request.method}).")
+        return principal
 
-    return guard
+    principal_for_area.__name__ = f"authenticated_{area}"
+    return principal_for_area
+
+
+account_principal = authenticated("account")
+admin_principal = authenticated("admin", admin_only=True)
+AccountPrincipal = Annotated[Principal, Depends(account_principal)]
+AdminPrincipal = Annotated[Principal, Depends(admin_principal)]

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response, status
 
-from hostplane.api.deps import ClientDep, PrincipalDep, RuntimeDep, area_guard
+from hostplane.api.deps import AccountPrincipal, ClientDep, RuntimeDep, account_principal
 from hostplane.auth.schemas import ChallengeResponse, LoginRequest, SessionOut, TokenResponse, TwoFactorLoginRequest
 from hostplane.auth.service import AuthService, IssuedToken
 
 public = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-sessions = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(area_guard("account"))])
+sessions = APIRouter(prefix="/api/v1", tags=["auth"], dependencies=[Depends(account_principal)])
 
 
 def _token(issued: IssuedToken) -> TokenResponse:
@@ -31,13 +31,13 @@ async def login_two_factor(body: TwoFactorLoginRequest, runtime: RuntimeDep, cli
 
 
 @sessions.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(principal: PrincipalDep, runtime: RuntimeDep) -> Response:
+async def logout(principal: AccountPrincipal, runtime: RuntimeDep) -> Response:
     await AuthService(runtime).logout(principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @sessions.get("/account/sessions", response_model=list[SessionOut])
-async def list_sessions(principal: PrincipalDep, runtime: RuntimeDep) -> list[SessionOut]:
+async def list_sessions(principal: AccountPrincipal, runtime: RuntimeDep) -> list[SessionOut]:
     rows = await AuthService(runtime).list_sessions(principal)
     return [
         SessionOut.model_validate(row).model_copy(update={"current": row.id == principal.session_id}) for row in rows
@@ -45,6 +45,6 @@ async def list_sessions(principal: PrincipalDep, runtime: RuntimeDep) -> list[Se
 
 
 @sessions.delete("/account/sessions/{session_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def revoke_session(session_id: str, principal: PrincipalDep, runtime: RuntimeDep) -> Response:
+async def revoke_session(session_id: str, principal: AccountPrincipal, runtime: RuntimeDep) -> Response:
     await AuthService(runtime).revoke_session(principal, session_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,6 +7,7 @@ time and gets the same answer as a wrong password.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hmac
 import ipaddress
 import secrets
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hostplane import validation
 from hostplane.accounts import activity
 from hostplane.auth import totp
+from hostplane.auth.cache import CachedCredential
 from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryCode, User
 from hostplane.auth.principal import Actor, Client, Principal
 from hostplane.auth.throttle import account_key, address_key
@@ -39,6 +41,7 @@ API_KEY_ID_LENGTH = 16
 API_KEY_SECRET_LENGTH = 32
 API_KEY_LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
 CHALLENGE_MAX_FAILURES = 5
+NEVER = dt.timedelta(days=36500)
 BAD_LOGIN = "Invalid username or password."
 BAD_CODE = "The two-factor code is invalid."
 
@@ -66,6 +69,7 @@ class TwoFactorChallenge:
     user_id: int
 
 
+@functools.lru_cache(maxsize=4096)
 def normalize_ip(ip: str) -> str:
     """Canonical text of an address, with IPv4-mapped IPv6 folded to IPv4."""
     try:
@@ -129,7 +133,7 @@ class AuthService:
                 )
             raise InvalidCredentials(BAD_LOGIN)
         new_hash = await self.rt.hashing.hash(password) if needs_rehash else None
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=user.id) as db:
             if new_hash:
                 await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
             if user.twofa_enabled:
@@ -221,7 +225,7 @@ class AuthService:
         keys = [account_key(user.username), address_key(client.ip)]
         actor = Actor(user.id, client.ip)
         await self._check_throttle(keys, now, actor, step="2fa")
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=user.id) as db:
             method = await self._accept_second_factor(db, user, code, actor) if not user.disabled else None
             if method is not None:
                 claimed = await db.execute(
@@ -303,34 +307,61 @@ class AuthService:
     # --- authenticating requests ---------------------------------------------------------------------
 
     async def authenticate(self, credential: str, client: Client) -> Principal:
-        """Resolve a bearer credential (session JWT or API key) to a principal, in one query."""
-        if credential.startswith(API_KEY_PREFIX):
-            return await self._authenticate_api_key(credential, client)
+        """Resolve a bearer credential (session JWT or API key) to a principal: from the credential cache, or
+        with one query."""
+        now = utcnow()
+        look_up = self._look_up_api_key if credential.startswith(API_KEY_PREFIX) else self._look_up_session
+        cached = await self.rt.credentials.get_or_load(credential, now, look_up)
+        if cached.api_key_identifier is None:
+            return Principal(user=cached.user, client=client, session_id=cached.session_id)
+        if not ip_allowed(client.ip, list(cached.allowed_ips)):
+            actor = Actor(cached.user.id, client.ip, cached.api_key_identifier)
+            async with self.rt.writing() as db:
+                activity.record(
+                    db, activity.API_KEY_DENIED_IP, actor, user_id=cached.user.id, identifier=cached.api_key_identifier
+                )
+            raise PermissionDenied("This API key may not be used from this address.")
+        last_used = cached.api_key_last_used_at
+        if last_used is None or now - last_used >= API_KEY_LAST_USED_RESOLUTION:
+            async with self.rt.writing() as db:
+                await db.execute(
+                    update(ApiKey).where(ApiKey.identifier == cached.api_key_identifier).values(last_used_at=now)
+                )
+            self.rt.credentials.note_use(credential, now)
+        return Principal(
+            user=cached.user, client=client, api_key_identifier=cached.api_key_identifier, scopes=cached.scopes
+        )
+
+    async def _look_up_session(self, credential: str, now: dt.datetime) -> CachedCredential:
         claims = decode_access_token(self.rt.keyring.signing_key, credential)
         if claims is None:
             raise AuthenticationRequired("The access token is invalid or has expired.")
         async with self.rt.reading() as db:
-            user = await db.scalar(
-                select(User)
-                .join(AuthSession, AuthSession.user_id == User.id)
-                .where(
-                    AuthSession.id == claims.session_id,
-                    AuthSession.user_id == claims.user_id,
-                    AuthSession.revoked_at.is_(None),
-                    AuthSession.expires_at > utcnow(),
-                    User.disabled.is_(False),
+            found = (
+                await db.execute(
+                    select(User, AuthSession.expires_at)
+                    .join(AuthSession, AuthSession.user_id == User.id)
+                    .where(
+                        AuthSession.id == claims.session_id,
+                        AuthSession.user_id == claims.user_id,
+                        AuthSession.revoked_at.is_(None),
+                        AuthSession.expires_at > now,
+                        User.disabled.is_(False),
+                    )
                 )
-            )
-        if user is None:
+            ).one_or_none()
+        if found is None:
             raise AuthenticationRequired("The session has ended; log in again.")
-        return Principal(user=user, client=client, session_id=claims.session_id)
+        user, session_expires = found
+        return CachedCredential(
+            user=user, valid_until=min(session_expires, claims.expires_at), session_id=claims.session_id
+        )
 
-    async def _authenticate_api_key(self, credential: str, client: Client) -> Principal:
+    async def _look_up_api_key(self, credential: str, now: dt.datetime) -> CachedCredential:
         body = credential[len(API_KEY_PREFIX) :]
         if len(body) != API_KEY_ID_LENGTH + API_KEY_SECRET_LENGTH or not body.isalnum() or not body.isascii():
             raise AuthenticationRequired("The API key is invalid.")
         identifier, secret = body[:API_KEY_ID_LENGTH], body[API_KEY_ID_LENGTH:]
-        now = utcnow()
         async with self.rt.reading() as db:
             found = (
                 await db.execute(select(ApiKey, User).join(User).where(ApiKey.identifier == identifier))
@@ -342,15 +373,14 @@ class AuthService:
         key, user = found
         if user.disabled or (key.expires_at is not None and key.expires_at <= now):
             raise AuthenticationRequired("The API key has expired or its account is disabled.")
-        actor = Actor(user.id, client.ip, key.identifier)
-        if not ip_allowed(client.ip, key.allowed_ips):
-            async with self.rt.writing() as db:
-                activity.record(db, activity.API_KEY_DENIED_IP, actor, user_id=user.id, identifier=key.identifier)
-            raise PermissionDenied("This API key may not be used from this address.")
-        if key.last_used_at is None or now - key.last_used_at >= API_KEY_LAST_USED_RESOLUTION:
-            async with self.rt.writing() as db:
-                await db.execute(update(ApiKey).where(ApiKey.id == key.id).values(last_used_at=now))
-        return Principal(user=user, client=client, api_key_identifier=key.identifier, scopes=tuple(key.scopes or ()))
+        return CachedCredential(
+            user=user,
+            valid_until=key.expires_at or now + NEVER,
+            api_key_identifier=key.identifier,
+            scopes=tuple(key.scopes or ()),
+            allowed_ips=tuple(key.allowed_ips or ()),
+            api_key_last_used_at=key.last_used_at,
+        )
 
     # --- sessions ------------------------------------------------------------------------------------
 
@@ -368,7 +398,7 @@ class AuthService:
             return list(rows)
 
     async def revoke_session(self, principal: Principal, session_id: str) -> None:
-        async with self.rt.writing() as db:
+        async with self.rt.writing(changes_user=principal.user.id) as db:
             result = await db.execute(
                 update(AuthSession)
                 .where(

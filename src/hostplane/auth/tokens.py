@@ -16,6 +16,7 @@ REQUIRED_CLAIMS = ["exp", "iat", "sub", "jti", "aud"]
 class TokenClaims:
     user_id: int
     session_id: str
+    expires_at: dt.datetime
 
 
 def issue_access_token(
@@ -35,9 +36,11 @@ def decode_access_token(key: bytes, token: str) -> TokenClaims | None:
             audience=AUDIENCE,
             options={"require": REQUIRED_CLAIMS},
         )
-        subject, session_id = claims["sub"], claims["jti"]
+        subject, session_id, expiry = claims["sub"], claims["jti"], claims["exp"]
         if not (isinstance(subject, str) and subject.isdigit() and isinstance(session_id, str)):
             return None
-        return TokenClaims(user_id=int(subject), session_id=session_id)
+        return TokenClaims(
+            user_id=int(subject), session_id=session_id, expires_at=dt.datetime.fromtimestamp(expiry, dt.UTC)
+        )
     except jwt.PyJWTError:
         return None
