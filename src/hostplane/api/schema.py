@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
+from starlette.responses import Response
 
 from hostplane.auth.passwords import has_control_chars
 
@@ -23,3 +24,8 @@ class RequestModel(BaseModel):
 
 class ResponseModel(BaseModel):
     model_config = ConfigDict(from_attributes=True)
+
+
+def model_response(model: BaseModel, status_code: int = 200) -> Response:
+    """A JSON response serialised by pydantic in one pass, for routes on the hot path."""
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
