@@ -16,10 +16,12 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
+from argon2 import PasswordHasher
+from sqlalchemy import select, text
 
 from hostplane import migrate
 from hostplane.accounts.admin import UserAdminService
+from hostplane.accounts.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.auth.principal import Actor
@@ -225,3 +227,28 @@ async def admin_api(runtime: Runtime) -> AsyncIterator[Api]:
     api = Api(create_app(runtime, "admin"))
     yield api
     await api.aclose()
+
+
+async def activity_events(runtime: Runtime, user_id: int, event: str) -> list[ActivityEntry]:
+    """The activity entries of one kind about one user, oldest first."""
+    async with runtime.reading() as db:
+        rows = await db.scalars(
+            select(ActivityEntry)
+            .where(ActivityEntry.user_id == user_id, ActivityEntry.event == event)
+            .order_by(ActivityEntry.id)
+        )
+        return list(rows)
+
+
+@pytest.fixture
+def argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every stored hash argon2 verifies against from now on, in order (the real verify still runs)."""
+    verified: list[str] = []
+    real_verify = PasswordHasher.verify
+
+    def counting_verify(self: PasswordHasher, stored: str | bytes, password: str | bytes) -> bool:
+        verified.append(str(stored))
+        return real_verify(self, stored, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    return verified

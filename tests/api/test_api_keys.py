@@ -15,7 +15,6 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select, update
 
 from hostplane.accounts.admin import UserAdminService
-from hostplane.accounts.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey
@@ -23,7 +22,7 @@ from hostplane.auth.principal import Actor
 from hostplane.db import utcnow
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
-from tests.conftest import Account, Api
+from tests.conftest import Account, Api, activity_events
 
 KEYS = "/api/v1/account/api-keys"
 ACCOUNT = "/api/v1/account"
@@ -53,14 +52,6 @@ async def key_row(runtime: Runtime, identifier: str) -> ApiKey:
         row = await db.scalar(select(ApiKey).where(ApiKey.identifier == identifier))
     assert row is not None
     return row
-
-
-async def events(runtime: Runtime, user_id: int, event: str) -> list[ActivityEntry]:
-    async with runtime.reading() as db:
-        rows = await db.scalars(
-            select(ActivityEntry).where(ActivityEntry.user_id == user_id, ActivityEntry.event == event)
-        )
-        return list(rows)
 
 
 async def logs_in(api: Api, password: str) -> bool:
@@ -160,7 +151,7 @@ async def test_deleted_key_no_longer_authenticates(user_api: Api, alice: Account
     assert response.status_code == 204
     assert (await user_api.get(ACCOUNT, token=created["token"])).status_code == 401
     assert (await user_api.get(KEYS)).json() == []
-    assert len(await events(runtime, alice.user.id, "account.api_key.deleted")) == 1
+    assert len(await activity_events(runtime, alice.user.id, "account.api_key.deleted")) == 1
 
 
 async def test_deleting_another_users_key_is_not_found(
@@ -178,7 +169,7 @@ async def test_creating_a_key_is_logged_without_the_secret(user_api: Api, alice:
     await user_api.login(alice)
     token = (await create_key(user_api))["token"]
     identifier, secret = split(token)
-    [entry] = await events(runtime, alice.user.id, "account.api_key.created")
+    [entry] = await activity_events(runtime, alice.user.id, "account.api_key.created")
     assert entry.properties == {"identifier": identifier}
     assert secret not in str(entry.properties)
 
@@ -322,7 +313,7 @@ async def test_denied_address_is_logged(user_api: Api, alice: Account, runtime: 
     await user_api.login(alice)
     created = await create_key(user_api, allowed_ips=["10.0.0.0/8"])
     assert (await user_api.from_peer("198.51.100.20").get(ACCOUNT, token=created["token"])).status_code == 403
-    [entry] = await events(runtime, alice.user.id, "account.api_key.denied_ip")
+    [entry] = await activity_events(runtime, alice.user.id, "account.api_key.denied_ip")
     assert entry.ip == "198.51.100.20"
     assert entry.api_key == created["identifier"]
     shown = (await user_api.get("/api/v1/account/activity", params={"event": "account.api_key.denied_ip"})).json()
@@ -366,7 +357,7 @@ async def test_forwarded_for_from_a_trusted_proxy_is_believed(
     assert (await proxied_api.get(ACCOUNT, token=token)).status_code == 403
     outside = await proxied_api.get(ACCOUNT, token=token, headers={"X-Forwarded-For": "198.51.100.9"})
     assert outside.status_code == 403
-    denied = await events(runtime, alice.user.id, "account.api_key.denied_ip")
+    denied = await activity_events(runtime, alice.user.id, "account.api_key.denied_ip")
     assert sorted(entry.ip or "" for entry in denied) == ["127.0.0.1", "198.51.100.9"]
 
 

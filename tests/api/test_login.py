@@ -174,16 +174,9 @@ async def test_unknown_user_and_wrong_password_get_the_same_answer(
 
 
 async def test_an_unknown_user_costs_one_argon2_verify_like_a_wrong_password(
-    user_api: Api, alice: Account, monkeypatch: pytest.MonkeyPatch
+    user_api: Api, alice: Account, argon2_verifications: list[str]
 ) -> None:
-    verified: list[str] = []
-    real_verify = PasswordHasher.verify
-
-    def counting_verify(self: PasswordHasher, stored: str | bytes, password: str | bytes) -> bool:
-        verified.append(str(stored))
-        return real_verify(self, stored, password)
-
-    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    verified = argon2_verifications
     assert (await login(user_api, "alice", WRONG)).status_code == 401
     assert len(verified) == 1
     assert (await login(user_api, "nobody", WRONG)).status_code == 401
@@ -343,19 +336,13 @@ async def test_failures_by_username_and_by_email_count_against_the_same_account(
 
 
 async def test_a_blocked_attempt_is_logged_and_does_not_check_the_password(
-    make_api: MakeApi, alice: Account, monkeypatch: pytest.MonkeyPatch
+    make_api: MakeApi, alice: Account, argon2_verifications: list[str]
 ) -> None:
     rt, api = await make_api(throttle_base_seconds=60)
     for _ in range(rt.settings.throttle_free_failures + 1):
         await login(api, "alice", WRONG)
-    verified: list[str] = []
-    real_verify = PasswordHasher.verify
-
-    def counting_verify(self: PasswordHasher, stored: str | bytes, password: str | bytes) -> bool:
-        verified.append(str(stored))
-        return real_verify(self, stored, password)
-
-    monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
+    verified = argon2_verifications
+    verified.clear()
     assert_throttled(await login(api, "alice", PASSWORD))
     assert verified == []
     (entry,) = await entries(rt, activity.LOGIN_THROTTLED)

@@ -20,12 +20,11 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from hostplane.accounts.models import ActivityEntry
 from hostplane.auth import totp
 from hostplane.auth.models import LoginChallenge, RecoveryCode, User
 from hostplane.db import utcnow
 from hostplane.runtime import Runtime
-from tests.conftest import Account, Api
+from tests.conftest import Account, Api, activity_events
 
 SETUP = "/api/v1/account/two-factor/setup"
 ENABLE = "/api/v1/account/two-factor"
@@ -112,14 +111,6 @@ async def user_row(runtime: Runtime, user_id: int) -> User:
 async def recovery_rows(runtime: Runtime, user_id: int) -> list[RecoveryCode]:
     async with runtime.reading() as db:
         return list(await db.scalars(select(RecoveryCode).where(RecoveryCode.user_id == user_id)))
-
-
-async def events(runtime: Runtime, user_id: int, event: str) -> list[ActivityEntry]:
-    async with runtime.reading() as db:
-        rows = await db.scalars(
-            select(ActivityEntry).where(ActivityEntry.user_id == user_id, ActivityEntry.event == event)
-        )
-        return list(rows)
 
 
 async def recovery_codes_left(api: Api, token: str) -> int:
@@ -281,7 +272,7 @@ async def test_enabling_ends_every_other_session(user_api: Api, alice: Account) 
 async def test_enabling_is_logged(user_api: Api, alice: Account, runtime: Runtime) -> None:
     await user_api.login(alice)
     await enable_two_factor(user_api, alice)
-    assert len(await events(runtime, alice.user.id, "account.2fa.enabled")) == 1
+    assert len(await activity_events(runtime, alice.user.id, "account.2fa.enabled")) == 1
 
 
 # --- logging in with the second factor ----------------------------------------------------------------
@@ -321,7 +312,7 @@ async def test_totp_code_of_a_used_time_step_is_refused_as_replay(
     replay = await second_step(user_api, await password_step(user_api, alice), code)
     assert replay.status_code == 401
     assert "token" not in replay.json()
-    assert len(await events(runtime, alice.user.id, "auth.2fa.replay")) == 1
+    assert len(await activity_events(runtime, alice.user.id, "auth.2fa.replay")) == 1
 
 
 async def test_code_used_to_turn_two_factor_on_cannot_log_in(user_api: Api, alice: Account, runtime: Runtime) -> None:
@@ -331,7 +322,7 @@ async def test_code_used_to_turn_two_factor_on_cannot_log_in(user_api: Api, alic
         user_api, await password_step(user_api, alice), totp.code_at(enrolled.secret, enrolled.step - 1)
     )
     assert replay.status_code == 401
-    assert len(await events(runtime, alice.user.id, "auth.2fa.replay")) == 1
+    assert len(await activity_events(runtime, alice.user.id, "auth.2fa.replay")) == 1
 
 
 async def test_earlier_step_is_refused_once_a_later_one_was_used(user_api: Api, alice: Account) -> None:
@@ -350,7 +341,7 @@ async def test_recovery_code_logs_in_once(user_api: Api, alice: Account, runtime
     code = enrolled.recovery_codes[3]
     token = await login_with_code(user_api, alice, code)
     assert (await user_api.get(ACCOUNT, token=token)).status_code == 200
-    used = await events(runtime, alice.user.id, "auth.recovery_code.used")
+    used = await activity_events(runtime, alice.user.id, "auth.recovery_code.used")
     assert len(used) == 1
     assert used[0].properties == {"remaining": 9}
     assert code not in str(used[0].properties)
@@ -370,7 +361,7 @@ async def test_concurrent_use_of_one_recovery_code_lets_exactly_one_in(
         responses = await asyncio.gather(second_step(user_api, first, code), second_step(user_api, second, code))
         assert sorted(r.status_code for r in responses) == [200, 401], [r.text for r in responses]
     assert await recovery_codes_left(user_api, session) == 10 - rounds
-    assert len(await events(runtime, alice.user.id, "auth.recovery_code.used")) == rounds
+    assert len(await activity_events(runtime, alice.user.id, "auth.recovery_code.used")) == rounds
 
 
 async def test_expired_challenge_is_refused(user_api: Api, alice: Account, runtime: Runtime) -> None:
@@ -489,7 +480,7 @@ async def test_disabling_turns_two_factor_off_and_removes_recovery_codes(
     assert (row.totp_secret_sealed, row.totp_last_step) == (None, None)
     login = await user_api.post(LOGIN, json={"username": "alice", "password": alice.password})
     assert "token" in login.json()
-    assert len(await events(runtime, alice.user.id, "account.2fa.disabled")) == 1
+    assert len(await activity_events(runtime, alice.user.id, "account.2fa.disabled")) == 1
 
 
 async def test_disabling_ends_every_other_session(user_api: Api, alice: Account) -> None:
@@ -521,7 +512,7 @@ async def test_admin_reset_turns_two_factor_off(
     login = await user_api.post(LOGIN, json={"username": "alice", "password": alice.password})
     assert login.status_code == 200
     assert "token" in login.json()
-    assert len(await events(runtime, alice.user.id, "admin.user.2fa_reset")) == 1
+    assert len(await activity_events(runtime, alice.user.id, "admin.user.2fa_reset")) == 1
 
 
 async def test_admin_reset_is_not_on_the_user_port(user_api: Api, alice: Account, admin: Account) -> None:
