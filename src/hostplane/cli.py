@@ -85,11 +85,12 @@ def init(
     scheme = "http" if settings.plain_http else "https"
     if report.admin_password:
         console.print("\n[bold]Admin account created. This password is shown only once:[/bold]")
-        console.print(f"  username: {report.admin_username}\n  password: {report.admin_password}")
+        console.print(f"  username: {report.admin_username}\n  password: {report.admin_password}", soft_wrap=True)
         console.print(
             f"\nLog in:  curl -k {scheme}://{settings.bind_host}:{settings.admin_port}/api/v1/auth/login "
             f"-H 'Content-Type: application/json' "
-            f'-d \'{{"username": "{report.admin_username}", "password": "<password>"}}\''
+            f'-d \'{{"username": "{report.admin_username}", "password": "<password>"}}\'',
+            soft_wrap=True,
         )
     else:
         console.print("An admin account exists already; use `hostplane user set-password` if you lost it.")
@@ -231,7 +232,7 @@ def api_key_create(
         return created.token
 
     token = _run(action)
-    console.print(f"API key for {username} (shown once):\n{token}")
+    console.print(f"API key for {username} (shown once):\n{token}", soft_wrap=True)
 
 
 def main() -> None:
