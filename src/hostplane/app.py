@@ -12,6 +12,7 @@ from hostplane.api import problems
 from hostplane.api.deps import BEARER_SCHEME
 from hostplane.api.edge import EdgeMiddleware
 from hostplane.auth import routes as auth_routes
+from hostplane.dialects.openpanel import routes as openpanel
 from hostplane.runtime import Runtime
 
 Role = Literal["user", "admin"]
@@ -20,6 +21,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
     {
         ("POST", "/api/v1/auth/login"),
         ("POST", "/api/v1/auth/login/two-factor"),
+        ("POST", "/api/login"),  # OpenPanel dialect
         ("GET", "/api/v1/health"),
         ("GET", "/openapi.json"),
         ("HEAD", "/openapi.json"),
@@ -71,6 +73,8 @@ def create_app(runtime: Runtime, role: Role) -> FastAPI:
     # Routes are matched in order: the hot authenticated reads come first.
     for router in (account_routes.router, auth_routes.sessions, auth_routes.public, health):
         app.include_router(router)
+    if role == "user":
+        app.include_router(openpanel.router)
     if role == "admin":
         app.include_router(admin_routes.router)
     app.add_middleware(

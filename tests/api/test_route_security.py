@@ -100,9 +100,14 @@ async def any_api(request: pytest.FixtureRequest, runtime: Runtime) -> AsyncIter
     await api.aclose()
 
 
+def native(routes: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The routes of the native API (dialects differ per port by design)."""
+    return {(method, path) for method, path in routes if path.startswith(("/api/v1/", "/openapi.json"))}
+
+
 def test_the_walk_finds_the_routes_of_both_ports(runtime: Runtime) -> None:
-    user = {(e.method, e.template) for e in endpoints(app_of(runtime, "user"))}
-    admin = {(e.method, e.template) for e in endpoints(app_of(runtime, "admin"))}
+    user = native({(e.method, e.template) for e in endpoints(app_of(runtime, "user"))})
+    admin = native({(e.method, e.template) for e in endpoints(app_of(runtime, "admin"))})
     assert ("GET", "/api/v1/account") in user
     assert ("POST", "/api/v1/account/ssh-keys/remove") in user
     assert ("GET", "/api/v1/admin/users") in admin
@@ -111,10 +116,11 @@ def test_the_walk_finds_the_routes_of_both_ports(runtime: Runtime) -> None:
     assert len(admin) >= 30
 
 
-def test_every_public_route_exists_on_both_ports(runtime: Runtime) -> None:
+def test_every_public_route_exists_and_native_ones_on_both_ports(runtime: Runtime) -> None:
+    routed = {role: {(e.method, e.template) for e in endpoints(app_of(runtime, role))} for role in ("user", "admin")}
     for role in ("user", "admin"):
-        routed = {(e.method, e.template) for e in endpoints(app_of(runtime, role))}
-        assert routed >= PUBLIC_ROUTES, role
+        assert routed[role] >= native(set(PUBLIC_ROUTES)), role
+    assert routed["user"] | routed["admin"] >= PUBLIC_ROUTES
 
 
 async def test_every_route_but_the_public_ones_needs_credentials(any_api: Api) -> None:
@@ -133,10 +139,11 @@ async def test_every_route_but_the_public_ones_needs_credentials(any_api: Api) -
 
 
 async def test_public_routes_answer_without_credentials(any_api: Api) -> None:
-    for method, path in sorted(PUBLIC_ROUTES):
+    routed = {(e.method, e.template) for e in endpoints(any_api.app)}
+    for method, path in sorted(PUBLIC_ROUTES & routed):
         response = await any_api.request(method, path)
         assert response.status_code != 401, (method, path)
-        assert response.status_code in (200, 422), (method, path, response.text)
+        assert response.status_code in (200, 400, 422), (method, path, response.text)
 
 
 async def test_no_admin_route_exists_on_the_user_port(runtime: Runtime, user_api: Api, admin: Account) -> None:

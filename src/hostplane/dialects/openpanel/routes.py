@@ -1,0 +1,71 @@
+"""OpenPanel dialect (user port): `POST /api/login` with its two-step 2FA, over the core login rules.
+
+OpenPanel clients repeat the username and password together with `twofa_code` in the second call, so one
+request runs the core's password step and, when a code is given, its second-factor step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hostplane.api.deps import client_of
+from hostplane.auth.passwords import has_control_chars
+from hostplane.auth.service import AuthService, IssuedToken
+from hostplane.errors import HostplaneError, TooManyAttempts
+from hostplane.runtime import Runtime
+
+router = APIRouter(tags=["openpanel"])
+
+
+class LoginBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+    twofa_code: str | None = Field(default=None, max_length=64)
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """OpenPanel's error shape: `{"error": "..."}` with the HTTP status."""
+    return JSONResponse({"error": message}, status_code=status, headers=headers)
+
+
+def from_core(exc: HostplaneError) -> JSONResponse:
+    status = exc.status if exc.status in (400, 401, 403, 404, 409, 429) else 400
+    headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyAttempts) else None
+    return error(status, exc.detail, headers)
+
+
+async def parse_body(request: Request) -> LoginBody | JSONResponse:
+    try:
+        raw: Any = json.loads(await request.body() or b"null")
+        body = LoginBody.model_validate(raw)
+    except (ValueError, ValidationError):
+        return error(400, "username and password are required")
+    if any(has_control_chars(value) for value in (body.username, body.password, body.twofa_code or "")):
+        return error(400, "control characters are not allowed")
+    return body
+
+
+@router.post("/api/login")
+async def login(request: Request) -> JSONResponse:
+    body = await parse_body(request)
+    if isinstance(body, JSONResponse):
+        return body
+    runtime: Runtime = request.app.state.runtime
+    auth, client = AuthService(runtime), client_of(request)
+    try:
+        outcome = await auth.login(body.username, body.password, client)
+        if isinstance(outcome, IssuedToken):
+            return JSONResponse({"token": outcome.token, "user_id": outcome.user.id, "expires_in": outcome.expires_in})
+        if not body.twofa_code:
+            return JSONResponse({"twofa_required": True, "user_id": outcome.user_id})
+        issued = await auth.complete_two_factor(outcome.challenge, body.twofa_code, client)
+    except HostplaneError as exc:
+        return from_core(exc)
+    return JSONResponse({"token": issued.token, "user_id": issued.user.id, "expires_in": issued.expires_in})
