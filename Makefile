@@ -4,9 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages: the run needs none beyond Python; the tests need PostgreSQL 15, oathtool and ssh-keygen.
+# Debian packages: the run needs none beyond Python; the tests need PostgreSQL 15, oathtool, ssh-keygen and
+# the real services the integration tests start (sshd, nginx, Postfix, Dovecot with their SQLite lookups).
 RUN_DEBS := python3-venv
-TEST_DEBS := python3-venv postgresql oathtool openssh-client
+TEST_DEBS := python3-venv postgresql oathtool openssh-client openssh-server nginx \
+	postfix postfix-sqlite dovecot-imapd dovecot-lmtpd dovecot-sqlite
 
 .PHONY: run test lint typecheck pytest venv clean bench
 

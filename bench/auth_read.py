@@ -368,6 +368,7 @@ def bench_env(state_dir: Path, user_port: int, admin_port: int) -> dict[str, str
         HOSTPLANE_USER_PORT=str(user_port),
         HOSTPLANE_ADMIN_PORT=str(admin_port),
         HOSTPLANE_PLAIN_HTTP="true",
+        HOSTPLANE_MANAGE_SYSTEM_USERS="false",
     )
     return env
 

@@ -18,5 +18,16 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "Installing Debian packages: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+
+# --- mail (Postfix): answer its debconf question up front, so the install asks nothing and creates no
+# /etc/postfix/main.cf; Hostplane runs its own instance from rendered configs (see SERVICES.md).
+for pkg in "${missing[@]}"; do
+  if [ "$pkg" = "postfix" ] || [ "${pkg#postfix-}" != "$pkg" ]; then
+    echo 'postfix postfix/main_mailer_type select No configuration' | $SUDO debconf-set-selections
+    break
+  fi
+done
+# --- end mail
+
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

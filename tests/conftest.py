@@ -106,6 +106,7 @@ def settings_factory(tmp_path: Path, database_url: str) -> Callable[..., Setting
             "plain_http": True,
             "argon2_time_cost": 1,
             "argon2_memory_kib": 1024,
+            "manage_system_users": False,  # no Linux accounts unless a test asks (tests/integration/ssh)
         }
         values.update(overrides)
         return Settings(**values)

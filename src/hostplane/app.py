@@ -13,6 +13,11 @@ from hostplane.api.deps import BEARER_SCHEME
 from hostplane.api.edge import EdgeMiddleware
 from hostplane.auth import routes as auth_routes
 from hostplane.dialects.openpanel import routes as openpanel
+from hostplane.dialects.pterodactyl import routes as pterodactyl
+from hostplane.dialects.pterodactyl.errors import PterodactylErrors
+from hostplane.dialects.whm import routes as whm
+from hostplane.domains import routes as domain_routes
+from hostplane.mail import routes as mail_routes
 from hostplane.runtime import Runtime
 
 Role = Literal["user", "admin"]
@@ -73,14 +78,20 @@ def create_app(runtime: Runtime, role: Role) -> FastAPI:
     # Routes are matched in order: the hot authenticated reads come first.
     for router in (account_routes.router, auth_routes.sessions, auth_routes.public, health):
         app.include_router(router)
+    app.include_router(domain_routes.router)  # native user routes answer on both ports, like /api/v1/account
+    app.include_router(mail_routes.router)
     if role == "user":
         app.include_router(openpanel.router)
+        app.include_router(pterodactyl.router)
     if role == "admin":
         app.include_router(admin_routes.router)
+        app.include_router(whm.router)
     app.add_middleware(
         EdgeMiddleware,
         max_body_bytes=runtime.settings.max_body_bytes,
-        json_prefixes=("/api/v1/",),
+        json_prefixes=("/api/v1/", "/api/client/"),
         hsts=not runtime.settings.plain_http,
     )
+    if role == "user":
+        app.add_middleware(PterodactylErrors)  # outside the edge, so that its refusals get the dialect's shape too
     return app

@@ -57,6 +57,13 @@ class PermissionDenied(HostplaneError):
     title = "Permission denied"
 
 
+class TwoFactorSetupRequired(PermissionDenied):
+    """The two-factor policy is on and the account has no second factor: only setting it up is allowed."""
+
+    code = "two_factor_setup_required"
+    title = "Two-factor setup required"
+
+
 class NotFound(HostplaneError):
     code = "not_found"
     status = 404
@@ -83,3 +90,19 @@ class TooManyAttempts(HostplaneError):
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)
         self.retry_after = max(1, retry_after)
+
+
+class ServiceFailed(HostplaneError):
+    """A host service (nginx, Postfix, Dovecot...) could not apply a change: nothing was changed, and the details
+    went to the log for the admin. 502: the panel's upstream refused, not the client's request."""
+
+    code = "service_failed"
+    status = 502
+    title = "Service failed"
+
+
+class ServiceConfigRejected(ServiceFailed):
+    """The rendered configuration failed the service's own check (`nginx -t`...): the previous one stays live."""
+
+    code = "service_config_rejected"
+    title = "Service configuration rejected"

@@ -16,6 +16,7 @@ from hostplane.auth.throttle import Throttle
 from hostplane.db import make_engine, make_sessionmakers, transaction
 from hostplane.keys import Keyring, read_key_file
 from hostplane.settings import Settings
+from hostplane.system.ssh import SystemUsers, build_system_users
 
 
 @dataclass
@@ -28,6 +29,8 @@ class Runtime:
     hashing: PasswordHashing
     throttle: Throttle
     credentials: CredentialCache
+    system_users: SystemUsers
+    """Linux accounts of hosting users and their authorized_keys (a disabled driver when the settings say so)."""
     _write_lock: AbstractAsyncContextManager[object]
     """SQLite has one writer at a time: queue writers here, holding no pooled connection and not
     sleeping in SQLite's busy handler, instead of inside the database."""
@@ -67,5 +70,6 @@ def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None) -> R
         hashing=PasswordHashing(settings),
         throttle=Throttle(settings),
         credentials=CredentialCache(settings.auth_cache_seconds),
+        system_users=build_system_users(enabled=settings.manage_system_users, home_root=settings.system_users_home),
         _write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext(),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
@@ -70,6 +70,59 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_api_keys_per_user: int = Field(default=25, ge=1)
     max_allowed_ips_per_key: int = Field(default=50, ge=1)
+
+    # --- mail (Postfix + Dovecot, embedded layout) -------------------------------------------------------
+    mail_dir: Path | None = None
+    """Mail state (configs, lookup tables, Maildirs, archive); default: state_dir/mail. Keep the path short
+    (Dovecot's unix sockets live under it) and its parents traversable (o+x) by the postfix and vmail users."""
+    mail_bind_host: str = "127.0.0.1"
+    mail_smtp_port: int = Field(default=10025, ge=1, le=65535)
+    mail_imap_port: int = Field(default=10143, ge=1, le=65535)
+    mail_lmtp_port: int = Field(default=10024, ge=1, le=65535)
+    mail_hostname: str = Field(
+        default="mail.hostplane.test", max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$"
+    )
+    mail_vmail_user: str = Field(default="vmail", pattern=r"^[a-z_][a-z0-9_-]{0,31}$")
+    mail_vmail_uid: int = Field(default=5000, ge=500, le=65000)
+    mail_default_quota_mb: int = Field(default=1024, ge=0)
+    """Quota of a new mailbox when none is given; 0 = unlimited."""
+    # --- end mail
+
+    # --- websites (nginx) ---------------------------------------------------------------------------------
+    embedded_services: bool = True
+    """`hostplane serve` starts and stops the panel's own service instances (the embedded layout)."""
+    nginx_layout: Literal["embedded", "system"] = "embedded"
+    """embedded: our own nginx under state_dir/nginx on a loopback high port; system: the host's nginx, with our
+    vhosts included from /etc/nginx/conf.d/hostplane.conf and served on port 80."""
+    nginx_binary: Path = Path("/usr/sbin/nginx")
+    nginx_bind_address: str = "127.0.0.1"
+    nginx_http_port: int = Field(default=18080, ge=1, le=65535)
+    nginx_system_conf_dir: Path = Path("/etc/nginx")
+    nginx_reload_timeout: float = Field(default=10.0, gt=0, le=120)
+    www_dir: Path | None = None
+    """Where website docroots live (www/<username>/<domain>/public); default: state_dir/www."""
+    acme_webroot: Path | None = None
+    """Served on every vhost at /.well-known/acme-challenge/ (files go in <acme_webroot>/.well-known/acme-challenge/);
+    default: state_dir/acme."""
+
+    @property
+    def resolved_www_dir(self) -> Path:
+        return (self.www_dir or self.state_dir / "www").absolute()
+
+    @property
+    def resolved_acme_webroot(self) -> Path:
+        return (self.acme_webroot or self.state_dir / "acme").absolute()
+
+    # --- end websites
+
+    # --- system users and SSH keys --------------------------------------------------------------------------
+    manage_system_users: bool = True
+    """Give each hosting user (role 'user') the Linux account hp-<username>, whose ~/.ssh/authorized_keys holds the
+    user's SSH keys (needs root). Off: keys are only stored."""
+    system_users_home: Path = Path("/srv/hostplane/home")
+    """Parent of those accounts' homes. Not inside the state folder: that one is private (0700), while sshd reads
+    authorized_keys as the user, so every folder on this path must be root-owned, not group/world-writable, o+x."""
+    # --- end system users
 
     @classmethod
     def settings_customise_sources(

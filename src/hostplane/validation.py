@@ -80,12 +80,20 @@ def language(value: str, field: str = "language") -> str:
 
 
 def ip_or_cidr(value: str, field: str) -> str:
-    """One IPv4/IPv6 address or CIDR range, in canonical form."""
+    """One IPv4/IPv6 address or CIDR range, in canonical form; an IPv4-mapped IPv6 one is folded to IPv4, as client
+    addresses are (else it could never match)."""
     reject_control_chars(field, value)
     value = value.strip()
     try:
         if "/" in value:
-            return str(ipaddress.ip_network(value, strict=False))
-        return str(ipaddress.ip_address(value))
+            network = ipaddress.ip_network(value, strict=False)
+            mapped = network.network_address.ipv4_mapped if isinstance(network, ipaddress.IPv6Network) else None
+            if mapped is not None and network.prefixlen >= 96:
+                return str(ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}"))
+            return str(network)
+        address = ipaddress.ip_address(value)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(address)
     except ValueError as exc:
-        raise InvalidInput.on(field, f"'{value[:64]}' is not a valid IP address or CIDR range.", "ip") from exc
+        raise InvalidInput.on(field, f'"{value[:64]}" is not a valid IP address or CIDR range.', "ip") from exc

@@ -8,6 +8,10 @@ from typing import Any
 
 import pytest
 
+from hostplane.accounts import activity as events
+from hostplane.accounts.service import AccountService
+from hostplane.auth.principal import Client, Principal
+from hostplane.runtime import Runtime
 from tests.conftest import PASSWORD, Account, Api
 
 ACTIVITY = "/api/v1/account/activity"
@@ -335,3 +339,26 @@ async def test_the_own_activity_ignores_a_user_filter(
     response = await user_api.get(ACTIVITY, params={"user_id": bob.user.id})
     assert response.status_code == 200
     assert {entry["user_id"] for entry in response.json()["data"]} == {alice.user.id}
+
+
+# --- the account service's own activity query (what dialects build on) --------------------------------
+
+
+async def test_the_service_filters_by_a_set_of_events_and_orders_either_way(
+    user_api: Api, alice: Account, runtime: Runtime
+) -> None:
+    await fail_login(user_api, "alice")
+    await user_api.login(alice)
+    await user_api.login(alice)
+    principal = Principal(user=alice.user, client=Client(ip="192.0.2.1"))
+    service = AccountService(runtime)
+    wanted = {events.LOGIN_OK, events.LOGIN_FAILED}
+    newest = await service.activity(principal, events=wanted, page=1, per_page=10)
+    oldest = await service.activity(principal, events=wanted, page=1, per_page=10, newest_first=False)
+    assert newest.total == oldest.total == 3
+    assert [entry.event for entry in oldest.entries] == [events.LOGIN_FAILED, events.LOGIN_OK, events.LOGIN_OK]
+    assert [entry.id for entry in newest.entries] == [entry.id for entry in reversed(oldest.entries)]
+    nothing = await service.activity(principal, events=set(), page=1, per_page=10)
+    assert (nothing.total, nothing.entries) == (0, [])
+    everything = await service.activity(principal, page=1, per_page=10)
+    assert everything.total == 4  # with the account's creation

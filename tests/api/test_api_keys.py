@@ -214,6 +214,17 @@ async def test_bad_allow_list_entry_is_refused_naming_its_position(user_api: Api
     assert (await user_api.get(KEYS)).json() == []
 
 
+async def test_every_bad_allow_list_entry_is_named(user_api: Api, alice: Account) -> None:
+    await user_api.login(alice)
+    response = await user_api.post(KEYS, json={"allowed_ips": ["hodor", "127.0.0.1", "hodor/24"]})
+    assert response.status_code == 422
+    assert field_names(response) == ["allowed_ips.0", "allowed_ips.2"]
+    assert [error["message"] for error in response.json()["errors"]] == [
+        '"hodor" is not a valid IP address or CIDR range.',
+        '"hodor/24" is not a valid IP address or CIDR range.',
+    ]
+
+
 async def test_allow_list_takes_ipv4_and_ipv6_addresses_and_ranges_in_canonical_form(
     user_api: Api, alice: Account
 ) -> None:

@@ -27,6 +27,11 @@ EXPECTED_TABLES = {
     "ssh_keys",
     "activity_log",
     "throttle_counters",
+    "panel_settings",
+    "domains",
+    "mail_domains",
+    "mailboxes",
+    "mail_aliases",
 }
 
 

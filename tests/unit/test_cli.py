@@ -36,6 +36,7 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOSTPLANE_PLAIN_HTTP", "true")
     monkeypatch.setenv("HOSTPLANE_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("HOSTPLANE_ARGON2_MEMORY_KIB", "1024")
+    monkeypatch.setenv("HOSTPLANE_MANAGE_SYSTEM_USERS", "false")  # no Linux accounts from CLI tests
     return state
 
 

@@ -83,6 +83,8 @@ def test_bad_emails_are_refused(address: str) -> None:
         ("2001:DB8::/32", "2001:db8::/32"),
         ("192.168.1.1", "192.168.1.1"),
         ("::1", "::1"),
+        ("::ffff:7f00:1", "127.0.0.1"),
+        ("::ffff:192.0.2.0/120", "192.0.2.0/24"),
     ],
 )
 def test_ips_and_cidrs_are_canonicalised(given: str, expected: str) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane.accounts.models import ActivityEntry
@@ -27,6 +28,7 @@ PASSWORD_CHANGED = "account.password.changed"
 EMAIL_CHANGED = "account.email.changed"
 API_KEY_CREATED = "account.api_key.created"
 API_KEY_DELETED = "account.api_key.deleted"
+API_KEY_UPDATED = "account.api_key.updated"
 API_KEY_DENIED_IP = "account.api_key.denied_ip"
 SSH_KEY_CREATED = "account.ssh_key.created"
 SSH_KEY_DELETED = "account.ssh_key.deleted"
@@ -35,6 +37,10 @@ USER_DISABLED = "admin.user.disabled"
 USER_ENABLED = "admin.user.enabled"
 USER_PASSWORD_SET = "admin.user.password_set"
 USER_2FA_RESET = "admin.user.2fa_reset"
+PANEL_2FA_ISSUER_SET = "admin.panel.2fa_issuer_set"
+PANEL_2FA_POLICY_ENABLED = "admin.panel.2fa_policy_enabled"
+PANEL_2FA_POLICY_DISABLED = "admin.panel.2fa_policy_disabled"
+TWOFA_SETUP_REQUIRED = "auth.2fa.setup_required"
 
 FORBIDDEN_PROPERTY_WORDS = ("password", "secret", "token", "code")
 
@@ -69,14 +75,18 @@ async def list_activity(
     *,
     user_id: int | None,
     event: str | None = None,
+    events: Collection[str] | None = None,
     page: int = 1,
     per_page: int = 50,
     newest_first: bool = True,
 ) -> ActivityPage:
-    """A page of entries about one account (or all, for an admin), optionally of one event or event prefix."""
+    """A page of entries about one account (or all, for an admin), optionally of one event or event prefix, and
+    of a set of events (`events`; an empty set matches nothing)."""
     conditions = []
     if user_id is not None:
         conditions.append(ActivityEntry.user_id == user_id)
+    if events is not None:
+        conditions.append(ActivityEntry.event.in_(sorted(set(events))) if events else false())
     if event:
         conditions.append(
             ActivityEntry.event.startswith(event[:-1], autoescape=True)

@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from hostplane import validation
 from hostplane.accounts import activity
 from hostplane.accounts.service import clear_two_factor, lock_user
+from hostplane.accounts.system_users import has_system_user, sync_ssh_keys
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.auth.passwords import check_password_policy
 from hostplane.auth.principal import Actor
@@ -50,6 +51,9 @@ class UserAdminService:
                 db.add(user)
                 await db.flush()
                 activity.record(db, activity.USER_CREATED, actor, user_id=user.id, username=user.username, role=role)
+                if has_system_user(user):  # its Linux account; a failure rolls the panel user back
+                    await self.rt.system_users.ensure_user(user.username)
+                    await sync_ssh_keys(self.rt, db, user)
         except IntegrityError as exc:
             raise Conflict("A user with this username or email already exists.") from exc
         return user
@@ -93,6 +97,7 @@ class UserAdminService:
                 await AuthService.end_other_sessions(db, user_id, keep=None)
             event = activity.USER_DISABLED if disabled else activity.USER_ENABLED
             activity.record(db, event, actor, user_id=user_id)
+            await sync_ssh_keys(self.rt, db, user)  # disabled: empty authorized_keys; enabled: the keys again
             return user
 
     async def reset_two_factor(self, actor: Actor, user_id: int) -> None:

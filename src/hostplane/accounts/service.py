@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
+import hmac
 import secrets
 import string
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select, update
@@ -15,13 +18,15 @@ from hostplane import validation
 from hostplane.accounts import activity
 from hostplane.accounts.models import SshKey
 from hostplane.accounts.sshkeys import SshKeyError, parse_public_key
+from hostplane.accounts.system_users import has_system_user, restore_ssh_keys, sync_ssh_keys
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey, RecoveryCode, User
 from hostplane.auth.passwords import check_password_policy
 from hostplane.auth.principal import SCOPE_PATTERN, Principal
 from hostplane.auth.service import API_KEY_ID_LENGTH, API_KEY_PREFIX, API_KEY_SECRET_LENGTH, AuthService
 from hostplane.db import utcnow
-from hostplane.errors import Conflict, InvalidInput, LimitReached, NotFound
+from hostplane.errors import Conflict, FieldProblem, InvalidInput, LimitReached, NotFound
+from hostplane.panel.service import PanelSettingsService
 from hostplane.runtime import Runtime
 
 RECOVERY_CODE_COUNT = 10
@@ -42,6 +47,15 @@ class CreatedApiKey:
     key: ApiKey
     token: str
     """The full secret token, returned once and never stored."""
+
+
+class Keep(enum.Enum):
+    """Leave a field as it is (where None means something, such as "never expires")."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
 
 
 def _random_string(alphabet: str, length: int) -> str:
@@ -115,11 +129,16 @@ class AccountService:
         sealed = self.rt.keyring.seal(secret.encode(), f"totp:{principal.user.id}")
         async with self.rt.writing(changes_user=principal.user.id) as db:
             await db.execute(update(User).where(User.id == principal.user.id).values(totp_pending_sealed=sealed))
-        uri = totp.otpauth_uri(secret, principal.user.username, self.rt.settings.totp_issuer)
+        issuer = await PanelSettingsService(self.rt).two_factor_issuer()
+        uri = totp.otpauth_uri(secret, principal.user.username, issuer)
         return TwoFactorSetup(secret=secret, otpauth_uri=uri, qr_png_data_url=totp.qr_png_data_url(uri))
 
-    async def enable_two_factor(self, principal: Principal, code: str, password: str) -> list[str]:
-        """Turn 2FA on with a valid code and the password; returns 10 recovery codes, shown this once."""
+    async def enable_two_factor(
+        self, principal: Principal, code: str, password: str | None, *, secret: str | None = None
+    ) -> list[str]:
+        """Turn 2FA on with a valid code and the password; returns 10 recovery codes, shown this once.
+
+        `secret`: callers that echo the secret back (as WHM does) must send the one setup handed out."""
         await self.auth.confirm_password(principal, password)
         codes = [_random_string(RECOVERY_ALPHABET, RECOVERY_CODE_LENGTH) for _ in range(RECOVERY_CODE_COUNT)]
         async with self.rt.writing(changes_user=principal.user.id) as db:
@@ -128,8 +147,12 @@ class AccountService:
                 raise Conflict("Two-factor authentication is already enabled on this account.")
             if user.totp_pending_sealed is None:
                 raise InvalidInput.on("code", "Start the two-factor setup first.", "required")
-            secret = self.rt.keyring.open(user.totp_pending_sealed, f"totp:{user.id}").decode()
-            step = totp.match_step(secret, code.strip())
+            pending = self.rt.keyring.open(user.totp_pending_sealed, f"totp:{user.id}").decode()
+            if secret is not None and not hmac.compare_digest(secret.strip().upper().encode(), pending.encode()):
+                raise InvalidInput.on(
+                    "secret", "This is not the secret generated for this account; generate a new one.", "in"
+                )
+            step = totp.match_step(pending, code.strip())
             if step is None:
                 raise InvalidInput.on("code", "The two-factor code is invalid.", "totp")
             if user.totp_last_step is not None and step <= user.totp_last_step:
@@ -171,6 +194,47 @@ class AccountService:
             rows = await db.scalars(select(ApiKey).where(ApiKey.user_id == principal.user.id).order_by(ApiKey.id))
             return list(rows)
 
+    def _key_allowed_ips(self, allowed_ips: list[str]) -> list[str]:
+        limit = self.rt.settings.max_allowed_ips_per_key
+        if len(allowed_ips) > limit:
+            raise InvalidInput.on("allowed_ips", f"The allowed ips may not have more than {limit} items.", "max")
+        networks: list[str] = []
+        problems: list[FieldProblem] = []
+        for index, entry in enumerate(allowed_ips):  # every bad entry is named, not only the first
+            try:
+                networks.append(validation.ip_or_cidr(entry, f"allowed_ips.{index}"))
+            except InvalidInput as exc:
+                problems.extend(exc.fields)
+        if problems:
+            raise InvalidInput(problems[0].message, fields=problems)
+        return list(dict.fromkeys(networks))
+
+    @staticmethod
+    def _key_scopes(scopes: list[str]) -> list[str]:
+        for index, scope in enumerate(scopes):
+            if not SCOPE_PATTERN.match(scope):
+                raise InvalidInput.on(f"scopes.{index}", "A scope is '<area>:read' or '<area>:write'.", "in")
+        return sorted(set(scopes))
+
+    @staticmethod
+    def _key_expiry(expires_at: dt.datetime | None) -> dt.datetime | None:
+        if expires_at is not None:
+            if expires_at.tzinfo is None:
+                raise InvalidInput.on("expires_at", "The expiry needs a time zone.", "date")
+            if expires_at <= utcnow():
+                raise InvalidInput.on("expires_at", "The expiry must be in the future.", "after")
+        return expires_at
+
+    @staticmethod
+    async def _check_description_free(
+        db: AsyncSession, user_id: int, description: str, *, other_than: str | None = None
+    ) -> None:
+        conditions = [ApiKey.user_id == user_id, ApiKey.description == description]
+        if other_than is not None:
+            conditions.append(ApiKey.identifier != other_than)
+        if await db.scalar(select(ApiKey.id).where(*conditions).limit(1)) is not None:
+            raise Conflict(f"An API key named {description!r} already exists.")
+
     async def create_api_key(
         self,
         principal: Principal,
@@ -180,20 +244,14 @@ class AccountService:
         allowed_ips: list[str],
         expires_at: dt.datetime | None,
         password: str | None = None,
+        unique_description: bool = False,
     ) -> CreatedApiKey:
+        """A new key, its secret returned this once. `unique_description`: the description names the key (as in
+        dialects where keys are addressed by name) and must not be used by another key of the account."""
         description = validation.text(description, "description", max_length=500)
-        limit = self.rt.settings.max_allowed_ips_per_key
-        if len(allowed_ips) > limit:
-            raise InvalidInput.on("allowed_ips", f"The allowed_ips may not have more than {limit} items.", "max")
-        networks = [validation.ip_or_cidr(entry, f"allowed_ips.{index}") for index, entry in enumerate(allowed_ips)]
-        for index, scope in enumerate(scopes):
-            if not SCOPE_PATTERN.match(scope):
-                raise InvalidInput.on(f"scopes.{index}", "A scope is '<area>:read' or '<area>:write'.", "in")
-        if expires_at is not None:
-            if expires_at.tzinfo is None:
-                raise InvalidInput.on("expires_at", "The expiry needs a time zone.", "date")
-            if expires_at <= utcnow():
-                raise InvalidInput.on("expires_at", "The expiry must be in the future.", "after")
+        networks = self._key_allowed_ips(allowed_ips)
+        scopes = self._key_scopes(scopes)
+        expires_at = self._key_expiry(expires_at)
         await self.auth.require_proof_for_key_principal(principal, password)
         identifier = _random_string(KEY_ALPHABET, API_KEY_ID_LENGTH)
         secret = _random_string(KEY_ALPHABET, API_KEY_SECRET_LENGTH)
@@ -204,13 +262,15 @@ class AccountService:
                 raise LimitReached(
                     f"You have reached the account limit of {self.rt.settings.max_api_keys_per_user} API keys."
                 )
+            if unique_description:
+                await self._check_description_free(db, principal.user.id, description)
             key = ApiKey(
                 user_id=principal.user.id,
                 identifier=identifier,
                 secret_hash=self.rt.keyring.keyed_hash(secret),
                 description=description,
-                scopes=sorted(set(scopes)),
-                allowed_ips=list(dict.fromkeys(networks)),
+                scopes=scopes,
+                allowed_ips=networks,
                 expires_at=expires_at,
             )
             db.add(key)
@@ -218,6 +278,67 @@ class AccountService:
                 db, activity.API_KEY_CREATED, principal.actor, user_id=principal.user.id, identifier=identifier
             )
         return CreatedApiKey(key=key, token=f"{API_KEY_PREFIX}{identifier}{secret}")
+
+    async def update_api_key(
+        self,
+        principal: Principal,
+        identifier: str,
+        *,
+        description: str | None = None,
+        scopes: list[str] | None = None,
+        allowed_ips: list[str] | None = None,
+        expires_at: dt.datetime | Keep | None = KEEP,
+        password: str | None = None,
+        unique_description: bool = False,
+    ) -> ApiKey:
+        """Change a key's description, scopes, address list or expiry (None: never expires); the secret stays.
+        Whatever is left out (None, or KEEP for the expiry) is unchanged."""
+        values: dict[str, object] = {}
+        if description is not None:
+            values["description"] = validation.text(description, "description", max_length=500)
+        if scopes is not None:
+            values["scopes"] = self._key_scopes(scopes)
+        if allowed_ips is not None:
+            values["allowed_ips"] = self._key_allowed_ips(allowed_ips)
+        if not isinstance(expires_at, Keep):
+            values["expires_at"] = self._key_expiry(expires_at)
+        await self.auth.require_proof_for_key_principal(principal, password)
+        async with self.rt.writing(changes_user=principal.user.id) as db:
+            await lock_user(db, principal.user.id)
+            key = await db.scalar(
+                select(ApiKey).where(ApiKey.user_id == principal.user.id, ApiKey.identifier == identifier)
+            )
+            if key is None:
+                raise NotFound("No such API key.")
+            if unique_description and "description" in values:
+                await self._check_description_free(
+                    db, principal.user.id, str(values["description"]), other_than=identifier
+                )
+            for name, value in values.items():
+                setattr(key, name, value)
+            activity.record(
+                db,
+                activity.API_KEY_UPDATED,
+                principal.actor,
+                user_id=principal.user.id,
+                identifier=identifier,
+                changed=sorted(values),
+            )
+            return key
+
+    async def find_api_key_by_token(self, principal: Principal, token: str) -> ApiKey | None:
+        """The caller's own key that this full token belongs to (secret checked in constant time), or None."""
+        body = token.removeprefix(API_KEY_PREFIX)
+        if len(body) != API_KEY_ID_LENGTH + API_KEY_SECRET_LENGTH or not (body.isascii() and body.isalnum()):
+            return None
+        identifier, secret = body[:API_KEY_ID_LENGTH], body[API_KEY_ID_LENGTH:]
+        async with self.rt.reading() as db:
+            key = await db.scalar(
+                select(ApiKey).where(ApiKey.user_id == principal.user.id, ApiKey.identifier == identifier)
+            )
+        expected = key.secret_hash if key is not None else "0" * 64
+        matches = hmac.compare_digest(expected, self.rt.keyring.keyed_hash(secret))
+        return key if key is not None and matches else None
 
     async def delete_api_key(self, principal: Principal, identifier: str, password: str | None = None) -> None:
         await self.auth.require_proof_for_key_principal(principal, password)
@@ -255,8 +376,11 @@ class AccountService:
             public_key=parsed.public_key,
             fingerprint=parsed.fingerprint,
         )
+        if has_system_user(principal.user):
+            await self.rt.system_users.ensure_user(principal.user.username)  # idempotent; useradd outside the unit
         try:
             async with self.rt.writing(changes_user=principal.user.id) as db:
+                user = await lock_user(db, principal.user.id)
                 db.add(key)
                 await db.flush()
                 activity.record(
@@ -266,16 +390,21 @@ class AccountService:
                     user_id=principal.user.id,
                     fingerprint=parsed.fingerprint,
                 )
+                await sync_ssh_keys(self.rt, db, user)  # fails -> the key row rolls back
         except IntegrityError as exc:
             raise InvalidInput.on(
                 "public_key", "The public key provided already exists for your account.", "unique"
             ) from exc
+        except BaseException:
+            await restore_ssh_keys(self.rt, principal.user.id)
+            raise
         return key
 
     async def remove_ssh_key(self, principal: Principal, fingerprint: str, password: str | None = None) -> None:
         validation.reject_control_chars("fingerprint", fingerprint)
         await self.auth.require_proof_for_key_principal(principal, password)
         async with self.rt.writing(changes_user=principal.user.id) as db:
+            user = await lock_user(db, principal.user.id)
             result = await db.execute(
                 delete(SshKey).where(SshKey.user_id == principal.user.id, SshKey.fingerprint == fingerprint)
             )
@@ -284,15 +413,31 @@ class AccountService:
             activity.record(
                 db, activity.SSH_KEY_DELETED, principal.actor, user_id=principal.user.id, fingerprint=fingerprint
             )
+            await sync_ssh_keys(self.rt, db, user)  # fails -> the key stays, in the database and in the file
 
     # --- activity ------------------------------------------------------------------------------------
 
     async def activity(
-        self, principal: Principal, *, event: str | None, page: int, per_page: int
+        self,
+        principal: Principal,
+        *,
+        event: str | None = None,
+        events: Collection[str] | None = None,
+        page: int,
+        per_page: int,
+        newest_first: bool = True,
     ) -> activity.ActivityPage:
+        """A page of the account's own activity: of one event or prefix (`event`), of a set of events (`events`),
+        newest or oldest first."""
         async with self.rt.reading() as db:
             return await activity.list_activity(
-                db, user_id=principal.user.id, event=event, page=page, per_page=per_page
+                db,
+                user_id=principal.user.id,
+                event=event,
+                events=events,
+                page=page,
+                per_page=per_page,
+                newest_first=newest_first,
             )
 
 

@@ -15,6 +15,20 @@ from hostplane.runtime import Runtime
 from hostplane.settings import Network
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+TWO_FACTOR_SETUP_ROUTES = frozenset(
+    {
+        ("GET", "/api/v1/account"),
+        ("GET", "/api/v1/account/two-factor"),
+        ("POST", "/api/v1/account/two-factor/setup"),
+        ("POST", "/api/v1/account/two-factor"),
+        ("POST", "/api/v1/auth/logout"),
+        # the same steps through the Pterodactyl dialect
+        ("GET", "/api/client/account"),
+        ("GET", "/api/client/account/two-factor"),
+        ("POST", "/api/client/account/two-factor"),
+    }
+)
+"""What a session may still do while the two-factor policy waits for its account to set two-factor up."""
 
 
 async def get_runtime(request: Request) -> Runtime:
@@ -86,7 +100,11 @@ def authenticated(area: str, *, admin_only: bool = False) -> Callable[[Request],
 
     async def principal_for_area(request: Request) -> Principal:
         runtime: Runtime = request.app.state.runtime
-        principal = await AuthService(runtime).authenticate(bearer_credential(request), client_of(request))
+        route = request.scope.get("route")
+        setup = (request.method, getattr(route, "path", request.url.path)) in TWO_FACTOR_SETUP_ROUTES
+        principal = await AuthService(runtime).authenticate(
+            bearer_credential(request), client_of(request), two_factor_setup=setup
+        )
         if admin_only and not principal.user.is_admin:
             raise PermissionDenied("This requires an administrator account.")
         if not principal.allows(area, write=request.method not in READ_METHODS):

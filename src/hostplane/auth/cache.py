@@ -30,6 +30,8 @@ class CachedCredential:
     scopes: tuple[str, ...] = ()
     allowed_ips: tuple[str, ...] = ()
     api_key_last_used_at: dt.datetime | None = None
+    two_factor_setup_required: bool = False
+    """A session of an account without two-factor while the panel's two-factor policy is on."""
     cached_at: float = 0.0
 
 

@@ -33,7 +33,9 @@ from hostplane.errors import (
     NotFound,
     PermissionDenied,
     TooManyAttempts,
+    TwoFactorSetupRequired,
 )
+from hostplane.panel.service import two_factor_policy_on
 from hostplane.runtime import Runtime
 
 API_KEY_PREFIX = "hp_"
@@ -44,6 +46,7 @@ CHALLENGE_MAX_FAILURES = 5
 NEVER = dt.timedelta(days=36500)
 BAD_LOGIN = "Invalid username or password."
 BAD_CODE = "The two-factor code is invalid."
+SETUP_REQUIRED = "Two-factor authentication is required by policy; set it up first."
 
 
 class IncorrectPassword(HostplaneError):
@@ -306,12 +309,19 @@ class AuthService:
 
     # --- authenticating requests ---------------------------------------------------------------------
 
-    async def authenticate(self, credential: str, client: Client) -> Principal:
+    async def authenticate(self, credential: str, client: Client, *, two_factor_setup: bool = False) -> Principal:
         """Resolve a bearer credential (session JWT or API key) to a principal: from the credential cache, or
-        with one query."""
+        with one query.
+
+        While the two-factor policy is on, a session of an account without two-factor may only set it up: the
+        caller says so with `two_factor_setup` (the routes of the setup itself); everything else is refused.
+        API keys are not logins and are not held to the policy (as in cPanel, where API tokens bypass 2FA).
+        """
         now = utcnow()
         look_up = self._look_up_api_key if credential.startswith(API_KEY_PREFIX) else self._look_up_session
         cached = await self.rt.credentials.get_or_load(credential, now, look_up)
+        if cached.two_factor_setup_required and not two_factor_setup:
+            raise TwoFactorSetupRequired(SETUP_REQUIRED)
         if cached.api_key_identifier is None:
             return Principal(user=cached.user, client=client, session_id=cached.session_id)
         if not ip_allowed(client.ip, list(cached.allowed_ips)):
@@ -350,12 +360,68 @@ class AuthService:
                     )
                 )
             ).one_or_none()
+            policy = found is not None and not found[0].twofa_enabled and await two_factor_policy_on(db)
         if found is None:
             raise AuthenticationRequired("The session has ended; log in again.")
         user, session_expires = found
         return CachedCredential(
-            user=user, valid_until=min(session_expires, claims.expires_at), session_id=claims.session_id
+            user=user,
+            valid_until=min(session_expires, claims.expires_at),
+            session_id=claims.session_id,
+            two_factor_setup_required=policy,
         )
+
+    async def authenticate_password(
+        self,
+        username: str,
+        password: str,
+        client: Client,
+        *,
+        otp: str | None = None,
+        two_factor_setup: bool = False,
+    ) -> Principal:
+        """A stateless login for one request (HTTP Basic in the dialects): the same password check, throttling
+        and logging as login(), but no session. An account with two-factor on must send a current TOTP code
+        (`otp`), which is burnt like any other: one code, one request. The two-factor policy holds as for
+        sessions."""
+        now = utcnow()
+        async with self.rt.reading() as db:
+            user = await self._find_login_user(db, username)
+        keys = [account_key(user.username if user else username), address_key(client.ip)]
+        actor = Actor(user.id if user else None, client.ip)
+        await self._check_throttle(keys, now, Actor(None, client.ip), username=_loggable_name(username))
+        ok, needs_rehash = await self.rt.hashing.verify(user.password_hash if user else None, password)
+        if not ok or user is None or user.disabled:
+            async with self.rt.writing() as db:
+                await self.rt.throttle.record_failure(db, keys, now)
+                activity.record(
+                    db,
+                    activity.LOGIN_FAILED,
+                    Actor(None, client.ip),
+                    user_id=user.id if user else None,
+                    username=_loggable_name(username),
+                    reason="disabled" if ok and user else "bad_credentials",
+                    method="basic",
+                )
+            raise InvalidCredentials(BAD_LOGIN)
+        if user.twofa_enabled:
+            async with self.rt.writing(changes_user=user.id) as db:
+                accepted = otp is not None and await self.accept_totp(db, user, otp.strip(), actor)
+                if not accepted:
+                    await self.rt.throttle.record_failure(db, keys, now)
+                    if otp is None:
+                        activity.record(db, activity.TWOFA_FAILED, actor, user_id=user.id, reason="missing_totp")
+            if not accepted:
+                raise InvalidCredentials(BAD_CODE)
+        elif not two_factor_setup:
+            async with self.rt.reading() as db:
+                if await two_factor_policy_on(db):
+                    raise TwoFactorSetupRequired(SETUP_REQUIRED)
+        if needs_rehash:
+            new_hash = await self.rt.hashing.hash(password)
+            async with self.rt.writing(changes_user=user.id) as db:
+                await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+        return Principal(user=user, client=client)
 
     async def _look_up_api_key(self, credential: str, now: dt.datetime) -> CachedCredential:
         body = credential[len(API_KEY_PREFIX) :]

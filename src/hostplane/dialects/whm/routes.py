@@ -1,0 +1,194 @@
+"""HTTP for WHM API 1 on the admin port: credentials, the envelope and dispatch to functions.py.
+
+- `/json-api/<function>` and `/cpsess##########/json-api/<function>`, GET or POST, parameters in the query
+  string and/or a form body, `api.version=1`.
+- Credentials: `Authorization: whm <user>:<token>` (the token is a Hostplane API key of that user, `hp_...` or
+  without the prefix), HTTP Basic (the core password login; with two-factor on, the current code in
+  `X-CPANEL-OTP`), or `Authorization: Bearer <session token>`. Only administrators.
+- Without valid credentials WHM answers HTTP 403 with a `cpanelresult` "Access denied" body; so do we.
+- Everything else is HTTP 200 with `{data?, metadata: {command, reason, result, version: 1}}`, `result: 0` and
+  the reason on failure; an unknown function as WHM names it.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+import re
+import unicodedata
+import urllib.parse
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from hostplane.api.deps import client_of
+from hostplane.auth.principal import Principal
+from hostplane.auth.service import API_KEY_PREFIX, AuthService
+from hostplane.dialects.whm import acls
+from hostplane.dialects.whm.functions import FUNCTIONS, Call, Params, WhmFailure, full_token
+from hostplane.errors import HostplaneError, PermissionDenied, TooManyAttempts, TwoFactorSetupRequired
+from hostplane.runtime import Runtime
+
+log = logging.getLogger("hostplane.whm")
+router = APIRouter(include_in_schema=False)
+SECURITY_TOKEN = re.compile(r"^cpsess\d{10}$")
+FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
+PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+ACCESS_DENIED = {
+    "cpanelresult": {
+        "apiversion": "2",
+        "error": "Access denied",
+        "data": {"reason": "Access denied", "result": "0"},
+        "type": "text",
+    }
+}
+MAX_PARAMETERS = 200
+
+
+class AccessDenied(Exception):
+    def __init__(self, retry_after: int | None = None) -> None:
+        super().__init__("Access denied")
+        self.retry_after = retry_after
+
+
+def envelope(command: str, *, data: Any = None, reason: str = "OK", result: int = 1) -> JSONResponse:
+    body: dict[str, Any] = {}
+    if data is not None:
+        body["data"] = data
+    body["metadata"] = {"command": command, "reason": reason, "result": result, "version": 1}
+    return JSONResponse(body)
+
+
+def failure(command: str, reason: str) -> JSONResponse:
+    return envelope(command, reason=reason, result=0)
+
+
+def access_denied(retry_after: int | None = None) -> Response:
+    response = Response(
+        json.dumps(ACCESS_DENIED, separators=(",", ":")),
+        status_code=403,
+        media_type='text/plain; charset="utf-8"',
+    )
+    if retry_after is not None:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+async def read_params(request: Request) -> Params:
+    """Query string and form body; a control character anywhere is refused (CR/LF never reach the core)."""
+    pairs = list(request.query_params.multi_items())
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "application/x-www-form-urlencoded":
+        try:
+            body = (await request.body()).decode("utf-8")
+            pairs += urllib.parse.parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_PARAMETERS)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise WhmFailure("The request parameters could not be read.") from exc
+    if len(pairs) > MAX_PARAMETERS:
+        raise WhmFailure("Too many parameters.")
+    for key, value in pairs:
+        if any(unicodedata.category(char) == "Cc" for char in key + value):
+            name = key if PARAMETER_NAME.match(key) else "(parameter)"
+            raise WhmFailure(f"The parameter “{name}” contains control characters (such as CR or LF).")
+    return Params(pairs)
+
+
+async def authenticate(request: Request, runtime: Runtime, *, during_setup: bool) -> tuple[Principal, str | None]:
+    """The principal of the request and, for HTTP Basic, the password it proved."""
+    scheme, _, credential = request.headers.get("authorization", "").strip().partition(" ")
+    scheme, credential = scheme.lower(), credential.strip()
+    client = client_of(request)
+    auth = AuthService(runtime)
+    try:
+        if scheme == "whm":
+            username, _, token = credential.partition(":")
+            principal = await auth.authenticate(full_token(token.strip()), client, two_factor_setup=during_setup)
+            if not principal.by_api_key or principal.user.username != username.strip().lower():
+                raise AccessDenied
+            return principal, None
+        if scheme == "basic":
+            try:
+                decoded = base64.b64decode(credential, validate=True).decode("utf-8")
+            except (binascii.Error, UnicodeDecodeError) as exc:
+                raise AccessDenied from exc
+            username, colon, password = decoded.partition(":")
+            if not colon or not username or not password:
+                raise AccessDenied
+            principal = await auth.authenticate_password(
+                username,
+                password,
+                client,
+                otp=request.headers.get("x-cpanel-otp"),
+                two_factor_setup=during_setup,
+            )
+            return principal, password
+        if scheme == "bearer" and credential and not credential.startswith(API_KEY_PREFIX):
+            return await auth.authenticate(credential, client, two_factor_setup=during_setup), None
+    except TwoFactorSetupRequired:
+        raise
+    except TooManyAttempts as exc:
+        raise AccessDenied(exc.retry_after) from exc
+    except (HostplaneError, ValueError) as exc:
+        raise AccessDenied from exc
+    raise AccessDenied
+
+
+def _reason(error: HostplaneError) -> str:
+    return error.fields[0].message if error.fields else error.detail
+
+
+async def handle(request: Request, function: str) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    command = function if FUNCTION_NAME.match(function) else ""
+    spec = FUNCTIONS.get(command)
+    try:
+        principal, password = await authenticate(
+            request, runtime, during_setup=spec is not None and spec.during_two_factor_setup
+        )
+    except AccessDenied as denied:
+        return access_denied(denied.retry_after)
+    except TwoFactorSetupRequired as exc:
+        return failure(command, exc.detail)
+    if not principal.user.is_admin:
+        return access_denied()
+    try:
+        params = await read_params(request)
+    except WhmFailure as refused:
+        return failure(command, refused.reason)
+    version = params.get("api.version")
+    if spec is None or version != "1":
+        shown = version if version is not None and version.isdigit() and len(version) < 4 else "0"
+        named = f" (“{command}”)" if command else ""
+        return failure(command, f"Unknown app{named} requested for this version ({shown}) of the API.")
+    if not principal.allows(spec.area, write=spec.write):
+        needed = ", ".join(f"“{acl}”" for acl in acls.acls_needed(spec.area, write=spec.write))
+        return failure(command, f"Permission denied: this API token needs one of the privileges {needed}.")
+    try:
+        data = await spec.handler(Call(runtime, principal, params, password))
+    except WhmFailure as refused:
+        return failure(command, refused.reason)
+    except PermissionDenied as exc:
+        return failure(command, f"Permission denied: {exc.detail}")
+    except HostplaneError as exc:
+        return failure(command, _reason(exc))
+    except Exception:
+        log.exception("WHM API function %s failed", command)
+        return failure(command, "An internal error occurred; it has been logged.")
+    return envelope(command, data=data)
+
+
+@router.api_route("/json-api/{function}", methods=["GET", "POST"])
+async def json_api(request: Request, function: str) -> Response:
+    return await handle(request, function)
+
+
+@router.api_route("/{security_token}/json-api/{function}", methods=["GET", "POST"])
+async def json_api_in_session(request: Request, security_token: str, function: str) -> Response:
+    """The same under a `/cpsess##########` prefix (the cookie session behind it comes with secure logins)."""
+    if not SECURITY_TOKEN.match(security_token):
+        raise HTTPException(status_code=404, detail="Not Found")
+    return await handle(request, function)

@@ -1,0 +1,49 @@
+"""Mail domains, mailboxes and aliases: the truth the Postfix and Dovecot lookup tables are made from."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hostplane.db import Base, UTCDateTime, utcnow
+
+
+class MailDomain(Base):
+    __tablename__ = "mail_domains"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    """The owner; every other user gets a 404 for this domain and everything under it."""
+    name: Mapped[str] = mapped_column(String(253), unique=True)
+    """ASCII (IDNA) form, lowercase, no trailing dot."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Mailbox(Base):
+    __tablename__ = "mailboxes"
+    __table_args__ = (UniqueConstraint("domain_id", "local_part"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("mail_domains.id", ondelete="CASCADE"), index=True)
+    local_part: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    """argon2id (PHC string); Dovecot verifies the same string as {ARGON2ID}."""
+    quota_mb: Mapped[int] = mapped_column(Integer, default=0)
+    """0 = unlimited."""
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class MailAlias(Base):
+    """Mail to local_part@domain is delivered to destination (a mailbox or any address)."""
+
+    __tablename__ = "mail_aliases"
+    __table_args__ = (UniqueConstraint("domain_id", "local_part", "destination"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain_id: Mapped[int] = mapped_column(ForeignKey("mail_domains.id", ondelete="CASCADE"), index=True)
+    local_part: Mapped[str] = mapped_column(String(64))
+    destination: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
