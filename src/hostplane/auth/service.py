@@ -136,7 +136,10 @@ class AuthService:
                 )
             raise InvalidCredentials(BAD_LOGIN)
         new_hash = await self.rt.hashing.hash(password) if needs_rehash else None
-        async with self.rt.writing(changes_user=user.id) as db:
+        # A login only adds a session (and stamps last_login): nothing a cached credential of the user stands
+        # for changes, so the other sessions keep their cache entries (GET /account's last_login may lag by
+        # the cache TTL). Dropping them here made every login cost each reader of the account a query.
+        async with self.rt.writing() as db:
             if new_hash:
                 await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
             if user.twofa_enabled:
@@ -228,7 +231,7 @@ class AuthService:
         keys = [account_key(user.username), address_key(client.ip)]
         actor = Actor(user.id, client.ip)
         await self._check_throttle(keys, now, actor, step="2fa")
-        async with self.rt.writing(changes_user=user.id) as db:
+        async with self.rt.writing() as db:
             method = await self._accept_second_factor(db, user, code, actor) if not user.disabled else None
             if method is not None:
                 claimed = await db.execute(
@@ -405,7 +408,7 @@ class AuthService:
                 )
             raise InvalidCredentials(BAD_LOGIN)
         if user.twofa_enabled:
-            async with self.rt.writing(changes_user=user.id) as db:
+            async with self.rt.writing() as db:
                 accepted = otp is not None and await self.accept_totp(db, user, otp.strip(), actor)
                 if not accepted:
                     await self.rt.throttle.record_failure(db, keys, now)
@@ -419,7 +422,7 @@ class AuthService:
                     raise TwoFactorSetupRequired(SETUP_REQUIRED)
         if needs_rehash:
             new_hash = await self.rt.hashing.hash(password)
-            async with self.rt.writing(changes_user=user.id) as db:
+            async with self.rt.writing() as db:
                 await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
         return Principal(user=user, client=client)
 
