@@ -16,7 +16,7 @@ from hostplane.auth.principal import Actor
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import build_runtime
 from hostplane.settings import Settings
-from hostplane.system.files import create_exclusive, ensure_private_dir
+from hostplane.system.files import create_exclusive, ensure_private_dir, make_private
 from hostplane.tls.selfsigned import self_signed_pem
 
 CLI_ACTOR = Actor(user_id=None, ip="cli")
@@ -48,6 +48,8 @@ def initialize(
             create_exclusive(key_path, key_pem, mode=0o600)
             created_cert = create_exclusive(cert_path, cert_pem, mode=0o644)
     migrate.upgrade(settings.resolved_database_url)
+    if settings.database_url is None:
+        make_private(settings.state_dir / "hostplane.db")
     password = generate_password()
     created_admin = asyncio.run(_ensure_admin(settings, admin_username, admin_email, password))
     return InitReport(

@@ -97,6 +97,7 @@ def usernames() -> list[str]:
 def test_init_creates_the_state_and_prints_the_admin_password_once(state_dir: Path) -> None:
     password = init()
     assert (state_dir / "hostplane.db").is_file()
+    assert stat.S_IMODE((state_dir / "hostplane.db").stat().st_mode) == 0o600
     key_file = state_dir / "secret.key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     assert stat.S_IMODE(state_dir.stat().st_mode) == 0o700

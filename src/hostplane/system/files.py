@@ -38,3 +38,9 @@ def create_exclusive(path: Path, data: bytes, *, mode: int = 0o600) -> bool:
     with os.fdopen(fd, "wb") as handle:
         handle.write(data)
     return True
+
+
+def make_private(path: Path) -> None:
+    """Owner-only access to a file that exists (e.g. the SQLite database: it holds password hashes)."""
+    if path.exists():
+        os.chmod(path, 0o600)
