@@ -30,7 +30,6 @@ from hostplane.accounts.sshkeys import (
 )
 
 SSH_KEYGEN = shutil.which("ssh-keygen")
-pytestmark = pytest.mark.skipif(SSH_KEYGEN is None, reason="ssh-keygen (openssh-client) is not installed")
 
 
 # --------------------------------------------------------------------------
