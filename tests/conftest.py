@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -253,3 +254,15 @@ def argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
     monkeypatch.setattr(PasswordHasher, "verify", counting_verify)
     return verified
+
+
+def oathtool(secret: str) -> str:
+    """The current TOTP code as Debian's oathtool computes it from the secret."""
+    result = subprocess.run(
+        ["oathtool", "--totp", "-b", secret],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TZ": "UTC"},
+    )
+    return result.stdout.strip()

@@ -10,8 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import os
-import subprocess
 import time
 import urllib.parse
 from dataclasses import dataclass
@@ -24,7 +22,7 @@ from hostplane.auth import totp
 from hostplane.auth.models import LoginChallenge, RecoveryCode, User
 from hostplane.db import utcnow
 from hostplane.runtime import Runtime
-from tests.conftest import Account, Api, activity_events
+from tests.conftest import Account, Api, activity_events, oathtool
 
 SETUP = "/api/v1/account/two-factor/setup"
 ENABLE = "/api/v1/account/two-factor"
@@ -60,17 +58,6 @@ def wrong_code(secret: str, step: int) -> str:
     while f"{candidate:06d}" in valid:
         candidate = (candidate + 1) % 10**6
     return f"{candidate:06d}"
-
-
-def oathtool(secret: str) -> str:
-    result = subprocess.run(
-        ["oathtool", "--totp", "-b", secret],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TZ": "UTC"},
-    )
-    return result.stdout.strip()
 
 
 async def enable_two_factor(api: Api, account: Account) -> Enrolled:

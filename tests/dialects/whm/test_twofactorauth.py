@@ -11,14 +11,13 @@ from typing import Any
 from hostplane.auth import totp
 from hostplane.auth.models import ROLE_ADMIN, User
 from hostplane.runtime import Runtime
-from tests.conftest import Account, Api, activity_events
+from tests.conftest import Account, Api, activity_events, oathtool
 from tests.dialects.whm.whmapi import (
     assert_access_denied,
     basic,
     call,
     enable_two_factor_by_whm,
     envelope,
-    oathtool,
     settled_step,
     whm_token,
 )

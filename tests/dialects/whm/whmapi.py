@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
-import subprocess
 import time
 from typing import Any
 
@@ -79,17 +77,6 @@ async def settled_step(margin: float = 3.0) -> int:
     if left < margin:
         await asyncio.sleep(left + 0.05)
     return totp.current_step()
-
-
-def oathtool(secret: str) -> str:
-    result = subprocess.run(
-        ["oathtool", "--totp", "-b", secret],
-        check=True,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "TZ": "UTC"},
-    )
-    return result.stdout.strip()
 
 
 async def enable_two_factor_by_whm(api: Api, account: Account) -> tuple[str, int]:
