@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-# Debian packages: the run needs none beyond Python; the tests need PostgreSQL 15, oathtool, ssh-keygen and
-# the real services the integration tests start (sshd, nginx, Postfix, Dovecot with their SQLite lookups).
-RUN_DEBS := python3-venv
-TEST_DEBS := python3-venv postgresql oathtool openssh-client openssh-server nginx \
-	postfix postfix-sqlite dovecot-imapd dovecot-lmtpd dovecot-sqlite
+# Debian packages: the run needs the services the panel drives (nginx, Postfix, Dovecot, OpenDKIM, sshd for the
+# hosting users' keys); the tests need those plus PostgreSQL 15, oathtool, ssh-keygen, swaks and Pebble (an ACME
+# test CA with its DNS stub).
+SERVICE_DEBS := nginx postfix postfix-sqlite dovecot-imapd dovecot-lmtpd dovecot-sqlite opendkim opendkim-tools \
+	openssh-server
+RUN_DEBS := python3-venv $(SERVICE_DEBS)
+TEST_DEBS := $(RUN_DEBS) postgresql oathtool openssh-client swaks pebble
 
 .PHONY: run test lint typecheck pytest venv clean bench
 
