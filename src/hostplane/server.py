@@ -11,6 +11,7 @@ import uvicorn
 import uvloop
 
 from hostplane.app import create_app
+from hostplane.logs import redact_access_log
 from hostplane.runtime import build_runtime
 from hostplane.settings import Settings
 
@@ -48,6 +49,7 @@ async def serve(settings: Settings, *, log_level: str = "info") -> None:
         _Server(_config(settings, create_app(runtime, "user"), settings.user_port, log_level)),
         _Server(_config(settings, create_app(runtime, "admin"), settings.admin_port, log_level)),
     ]
+    redact_access_log()  # after uvicorn configured its loggers
     loop = asyncio.get_running_loop()
 
     def stop() -> None:
