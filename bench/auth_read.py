@@ -369,6 +369,7 @@ def bench_env(state_dir: Path, user_port: int, admin_port: int) -> dict[str, str
         HOSTPLANE_ADMIN_PORT=str(admin_port),
         HOSTPLANE_PLAIN_HTTP="true",
         HOSTPLANE_MANAGE_SYSTEM_USERS="false",
+        HOSTPLANE_EMBEDDED_SERVICES="false",  # API only: no nginx/Postfix/Dovecot of its own
     )
     return env
 

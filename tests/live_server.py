@@ -36,6 +36,7 @@ class RunningPanel:
     admin_password: str
     state_dir: Path
     scheme: str
+    webmail_port: int = 0
 
     def url(self, port: int, path: str) -> str:
         return f"{self.scheme}://127.0.0.1:{port}{path}"
@@ -46,16 +47,20 @@ class RunningPanel:
         return self.url(self.user_port, "")
 
 
-def panel_env(state_dir: Path, user_port: int, admin_port: int, *, plain_http: bool) -> dict[str, str]:
+def panel_env(
+    state_dir: Path, user_port: int, admin_port: int, *, plain_http: bool, webmail_port: int | None = None
+) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("HOSTPLANE_")}
     env.update(
         HOSTPLANE_STATE_DIR=str(state_dir),
         HOSTPLANE_USER_PORT=str(user_port),
         HOSTPLANE_ADMIN_PORT=str(admin_port),
+        HOSTPLANE_WEBMAIL_PORT=str(webmail_port or free_port()),  # never cPanel's 2096: panels run side by side
         HOSTPLANE_PLAIN_HTTP="true" if plain_http else "false",
         HOSTPLANE_ARGON2_TIME_COST="1",
         HOSTPLANE_ARGON2_MEMORY_KIB="1024",
         HOSTPLANE_MANAGE_SYSTEM_USERS="false",
+        HOSTPLANE_EMBEDDED_SERVICES="false",  # API only: no nginx/Postfix/Dovecot of its own
     )
     return env
 
@@ -85,8 +90,8 @@ def launched_panels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
     def start(plain_http: bool) -> RunningPanel:
         home = tmp_path_factory.mktemp("panel")
         state_dir = home / "state"
-        user_port, admin_port = free_port(), free_port()
-        env = panel_env(state_dir, user_port, admin_port, plain_http=plain_http)
+        user_port, admin_port, webmail_port = free_port(), free_port(), free_port()
+        env = panel_env(state_dir, user_port, admin_port, plain_http=plain_http, webmail_port=webmail_port)
         init = subprocess.run(
             [str(HOSTPLANE), "init"], cwd=home, env=env, capture_output=True, text=True, timeout=120, check=False
         )
@@ -103,8 +108,9 @@ def launched_panels(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callab
                 stderr=subprocess.STDOUT,
             )
         processes.append(process)
-        wait_until_serving(process, [user_port, admin_port], log)
-        return RunningPanel(user_port, admin_port, match.group(1), state_dir, "http" if plain_http else "https")
+        wait_until_serving(process, [user_port, admin_port, webmail_port], log)
+        scheme = "http" if plain_http else "https"
+        return RunningPanel(user_port, admin_port, match.group(1), state_dir, scheme, webmail_port)
 
     try:
         yield start

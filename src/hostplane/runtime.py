@@ -14,6 +14,7 @@ from hostplane.auth.cache import CredentialCache
 from hostplane.auth.passwords import PasswordHashing
 from hostplane.auth.throttle import Throttle
 from hostplane.db import make_engine, make_sessionmakers, transaction
+from hostplane.jobs.runner import JobRunner
 from hostplane.keys import Keyring, read_key_file
 from hostplane.settings import Settings
 from hostplane.system.ssh import SystemUsers, build_system_users
@@ -31,6 +32,8 @@ class Runtime:
     credentials: CredentialCache
     system_users: SystemUsers
     """Linux accounts of hosting users and their authorized_keys (a disabled driver when the settings say so)."""
+    jobs: JobRunner
+    """The in-process job worker (hostplane.jobs.service.JobService submits to it); closed with the runtime."""
     _write_lock: AbstractAsyncContextManager[object]
     """SQLite has one writer at a time: queue writers here, holding no pooled connection and not
     sleeping in SQLite's busy handler, instead of inside the database."""
@@ -55,6 +58,7 @@ class Runtime:
                 self.credentials.forget_user(changes_user)
 
     async def close(self) -> None:
+        await self.jobs.close()
         await self.engine.dispose()
 
 
@@ -71,5 +75,6 @@ def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None) -> R
         throttle=Throttle(settings),
         credentials=CredentialCache(settings.auth_cache_seconds),
         system_users=build_system_users(enabled=settings.manage_system_users, home_root=settings.system_users_home),
+        jobs=JobRunner(settings.jobs_concurrency),
         _write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext(),
     )

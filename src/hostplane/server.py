@@ -11,9 +11,12 @@ import uvicorn
 import uvloop
 
 from hostplane.app import create_app
+from hostplane.jobs.service import JobService
 from hostplane.logs import redact_access_log
-from hostplane.runtime import build_runtime
+from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
+from hostplane.system.supervisor import Supervisor
+from hostplane.tls.acme import renewal_loop
 
 
 class _Server(uvicorn.Server):
@@ -24,9 +27,9 @@ class _Server(uvicorn.Server):
         yield
 
 
-def _config(settings: Settings, app: object, port: int, log_level: str) -> uvicorn.Config:
+def _config(settings: Settings, app: object, port: int, log_level: str, *, plain: bool = False) -> uvicorn.Config:
     tls: dict[str, str] = {}
-    if not settings.plain_http:
+    if not settings.plain_http and not plain:
         cert, key = settings.resolved_tls_files
         tls = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     return uvicorn.Config(
@@ -43,12 +46,29 @@ def _config(settings: Settings, app: object, port: int, log_level: str) -> uvico
     )
 
 
+def _webmail_and_plain_twins(settings: Settings, runtime: Runtime, log_level: str) -> list[_Server]:
+    """Webmaild's listener, and with `plain_twin_ports` the same three apps without TLS on cPanel's plain twins
+    (a twin is skipped when the panel already serves plain HTTP on its main port)."""
+    webmail = create_app(runtime, "webmail")
+    servers = [_Server(_config(settings, webmail, settings.webmail_port, log_level))]
+    if settings.plain_twin_ports and not settings.plain_http:
+        for role, port in (
+            ("user", settings.user_plain_port),
+            ("admin", settings.admin_plain_port),
+            ("webmail", settings.webmail_plain_port),
+        ):
+            app = webmail if role == "webmail" else create_app(runtime, role)  # type: ignore[arg-type]
+            servers.append(_Server(_config(settings, app, port, log_level, plain=True)))
+    return servers
+
+
 async def serve(settings: Settings, *, log_level: str = "info") -> None:
     runtime = build_runtime(settings)
     servers = [
         _Server(_config(settings, create_app(runtime, "user"), settings.user_port, log_level)),
         _Server(_config(settings, create_app(runtime, "admin"), settings.admin_port, log_level)),
     ]
+    servers += _webmail_and_plain_twins(settings, runtime, log_level)
     redact_access_log()  # after uvicorn configured its loggers
     loop = asyncio.get_running_loop()
 
@@ -58,9 +78,22 @@ async def serve(settings: Settings, *, log_level: str = "info") -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop)
+    supervisor = Supervisor.from_runtime(runtime) if settings.embedded_services else None
+    renewal: asyncio.Task[None] | None = None
     try:
+        await JobService(runtime).recover()  # jobs a dead process left running are marked failed
+        if supervisor is not None:  # the panel's own services first: the API never promises what nothing serves
+            await supervisor.start()
+            supervisor.watch()
+        renewal = asyncio.create_task(renewal_loop(runtime))
         await asyncio.gather(*(server.serve() for server in servers))
     finally:
+        if renewal is not None:
+            renewal.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewal
+        if supervisor is not None:
+            await supervisor.stop()  # each by its own pid, in reverse order, even when one fails
         await runtime.close()
 
 

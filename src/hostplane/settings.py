@@ -88,6 +88,24 @@ class Settings(BaseSettings):
     """Quota of a new mailbox when none is given; 0 = unlimited."""
     # --- end mail
 
+    # --- DKIM (OpenDKIM milter signing for mail domains; mail/dkim.py, system/opendkim.py) ---------------
+    dkim_milter_port: int = Field(default=18891, ge=1, le=65535)
+    """OpenDKIM listens on mail_bind_host:<this>; Postfix passes every message through it and defers mail
+    (tempfail) while it is down, so mail we promised to sign never leaves unsigned."""
+    dkim_selector: str = Field(default="mail", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    """Selector of new keys: the TXT record is <selector>._domainkey.<domain>."""
+    dkim_key_dir: Path | None = None
+    """Private key files for OpenDKIM (opendkim:opendkim 0600); default: <mail_dir>/dkim-keys. OpenDKIM refuses
+    keys when any folder on this path is group/world-writable or owned by anyone but root or opendkim (so never
+    under /tmp): pick a root-owned 0755 path such as /var/lib/hostplane/dkim-keys."""
+    dkim_require_safe_keys: bool = True
+    """OpenDKIM's RequireSafeKeys; turning it off is only for development trees that cannot meet the rule."""
+    dkim_spf_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    """The server's public IP address for the suggested SPF record (ip4:/ip6:); unset: `mx`."""
+    dkim_dmarc_report_address: str | None = Field(default=None, max_length=254, pattern=r"^[^\s;,!@]+@[^\s;,!@]+$")
+    """Where the suggested DMARC record asks for aggregate reports (rua=mailto:...); unset: no rua tag."""
+    # --- end DKIM
+
     # --- websites (nginx) ---------------------------------------------------------------------------------
     embedded_services: bool = True
     """`hostplane serve` starts and stops the panel's own service instances (the embedded layout)."""
@@ -115,6 +133,18 @@ class Settings(BaseSettings):
 
     # --- end websites
 
+    # --- TLS certificates of the websites (H5) ---------------------------------------------------------------
+    nginx_https_port: int | None = Field(default=None, ge=1, le=65535)
+    """Where websites with a certificate answer TLS; default: 18443 (embedded layout), 443 (system layout)."""
+
+    @property
+    def resolved_nginx_https_port(self) -> int:
+        if self.nginx_https_port is not None:
+            return self.nginx_https_port
+        return 18443 if self.nginx_layout == "embedded" else 443
+
+    # --- end TLS certificates
+
     # --- system users and SSH keys --------------------------------------------------------------------------
     manage_system_users: bool = True
     """Give each hosting user (role 'user') the Linux account hp-<username>, whose ~/.ssh/authorized_keys holds the
@@ -123,6 +153,93 @@ class Settings(BaseSettings):
     """Parent of those accounts' homes. Not inside the state folder: that one is private (0700), while sshd reads
     authorized_keys as the user, so every folder on this path must be root-owned, not group/world-writable, o+x."""
     # --- end system users
+
+    # --- supervisor (system/supervisor.py: the embedded services `hostplane serve` runs) -------------------
+    services_check_seconds: float = Field(default=10.0, gt=0, le=3600)
+    """How often `hostplane serve` checks each of its own services; a dead one is restarted (and logged)."""
+    # --- end supervisor
+
+    # --- jobs and ACME certificates (jobs/, system/acme.py, tls/acme.py) ------------------------------------
+    jobs_concurrency: int = Field(default=2, ge=1, le=32)
+    """Jobs one process runs at once; the others wait, queued."""
+    jobs_progress_interval: float = Field(default=0.5, ge=0, le=60)
+    """At most one progress write per job in this many seconds (a finished step is always written)."""
+    acme_directory_url: str = Field(
+        default="https://acme-v02.api.letsencrypt.org/directory", max_length=500, pattern=r"^https://[^\s]+$"
+    )
+    """The ACME CA's directory (Let's Encrypt production by default; Pebble in tests)."""
+    acme_contact_email: str | None = Field(default=None, max_length=254, pattern=r"^[^@\s:,]+@[^@\s:,]+$")
+    """Given to the CA with the account (expiry notices); none: an account without contact."""
+    acme_ca_bundle: Path | None = None
+    """CA certificates that verify the ACME server's own TLS certificate (Pebble's in tests); none: the system's."""
+    acme_network_timeout: float = Field(default=30.0, gt=0, le=300)
+    acme_order_timeout: float = Field(default=120.0, gt=0, le=3600)
+    """How long validation and issuance of one order may take before the job fails."""
+    acme_renew_before_days: int = Field(default=30, ge=1, le=89)
+    acme_renew_interval: float = Field(default=12 * 3600.0, ge=1, le=7 * 86400)
+    """Seconds between two renewal rounds of `hostplane serve`."""
+    acme_rate_limit_max_wait: float = Field(default=300.0, ge=0, le=3600)
+    """Longest Retry-After a job waits out before trying again; a longer one fails the job (and is recorded)."""
+    acme_rate_limit_retries: int = Field(default=2, ge=0, le=10)
+    # --- end jobs and ACME
+
+    # --- EasySuperSecureEmail dialect (admin port; dialects/easymail) ----------------------------------------
+    easymail_prefix: str = Field(default="/easymail", max_length=64, pattern=r"^(/[a-z0-9][a-z0-9._-]*)+$")
+    """Where the EasySuperSecureEmail API lives on the admin port: its API_URL is https://<host>:<admin_port><prefix>
+    (so POST <prefix>/auth, GET <prefix>/domains...). Must stay outside /api/v1 and /api/client (JSON-only)."""
+
+    @field_validator("easymail_prefix")
+    @classmethod
+    def _easymail_prefix_is_its_own(cls, value: str) -> str:
+        taken = ("/api/v1", "/api/client", "/json-api", "/openapi.json")
+        if ".." in value or any(value == t or value.startswith(t + "/") or t.startswith(value + "/") for t in taken):
+            raise ValueError("easymail_prefix must not overlap /api/v1, /api/client, /json-api or /openapi.json")
+        return value
+
+    # --- end EasySuperSecureEmail
+
+    # --- cPanel secure remote logins (web sessions, webmail port, plain twins) -------------------------------
+    webmail_port: int = Field(default=2096, ge=1, le=65535)
+    """Webmaild's port: mailbox users log in here with their address and mailbox password."""
+    plain_twin_ports: bool = False
+    """Also serve each port's app without TLS on cPanel's plain twin (2082 for 2083, 2086 for 2087, 2095 for
+    2096, or the port numbers below). Passwords and cookies cross those in clear: for trusted networks only."""
+    user_plain_port: int = Field(default=2082, ge=1, le=65535)
+    admin_plain_port: int = Field(default=2086, ge=1, le=65535)
+    webmail_plain_port: int = Field(default=2095, ge=1, le=65535)
+    web_session_idle_seconds: int = Field(default=900, ge=30, le=86400)
+    """A cPanel-style session (cookie + /cpsess token) ends after this long without a request (cPanel: 15 min)."""
+    panel_hostname: str = Field(default="localhost", max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")
+    """The host name one-time login URLs point at (WHM create_user_session without `preferred_domain`)."""
+    one_time_login_seconds: int = Field(default=120, ge=10, le=3600)
+    """How long a one-time login URL (create_user_session, hostplane login-url) may wait to be used."""
+
+    @model_validator(mode="after")
+    def _service_ports_differ(self) -> Settings:
+        if self.user_port == self.admin_port:
+            return self  # _coherent names that one
+        ports = [self.user_port, self.admin_port, self.webmail_port]
+        if self.plain_twin_ports:
+            ports += [self.user_plain_port, self.admin_plain_port, self.webmail_plain_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError("the service ports (user, admin, webmail and their plain twins) must all differ")
+        return self
+
+    # --- end cPanel secure remote logins
+
+    # --- plans and the OpenPanel dashboard (accounts/limits.py, dialects/openpanel) ------------------------------
+    plan_disk_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
+    """How long a measured disk use (docroots + Maildirs) is reused before the tree is walked again; 0 = always
+    measure. Creates are refused once the measured use reaches the plan's disk limit."""
+    openpanel_ip_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    """The server address the OpenPanel dashboard shows (`ip_address`); unset: nginx_bind_address."""
+    openpanel_nameservers: list[Annotated[str, Field(max_length=253, pattern=r"^[a-z0-9]([a-z0-9.-]*[a-z0-9])?$")]] = (
+        Field(default_factory=list, max_length=4)
+    )
+    """Up to four name servers, shown as ns1..ns4 (missing ones as "")."""
+    openpanel_custom_message: str | None = Field(default=None, max_length=1000, pattern=r"^[^\x00-\x1f\x7f]*$")
+    openpanel_knowledge_base_link: str = Field(default="", max_length=500, pattern=r"^(https://[^\s]+)?$")
+    # --- end plans and OpenPanel
 
     @classmethod
     def settings_customise_sources(

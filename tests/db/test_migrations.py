@@ -32,6 +32,14 @@ EXPECTED_TABLES = {
     "mail_domains",
     "mailboxes",
     "mail_aliases",
+    "plans",
+    "user_plans",
+    "mail_dkim_keys",
+    "tls_certificates",
+    "acme_accounts",
+    "jobs",
+    "web_sessions",
+    "web_login_tickets",
 }
 
 

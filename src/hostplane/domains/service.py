@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import pwd
 import re
 import shutil
 from collections.abc import Sequence
@@ -23,11 +24,16 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
+from hostplane.accounts.limits import reserve
+from hostplane.accounts.system_users import has_system_user
 from hostplane.auth.models import User
 from hostplane.domains.models import Domain
 from hostplane.errors import Conflict, InvalidInput, NotFound
 from hostplane.runtime import Runtime
 from hostplane.system.nginx import Drift, NginxDriver, Site
+from hostplane.system.ssh import GECOS_MARKER, linux_name
+from hostplane.tls import files as tls_files
+from hostplane.tls.models import TlsCertificate
 
 MAX_NAME_INPUT = 300
 SAFE_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
@@ -122,7 +128,7 @@ class DomainService:
                     await db.execute(delete(Domain).where(Domain.parent_id == domain.id))
                     await db.delete(domain)
                     await db.flush()
-                    await self.driver.apply(await self._sites(db))
+                    await self.driver.apply(await self.desired_sites(db))
                     applied = True
                 committed = True
             finally:
@@ -131,6 +137,7 @@ class DomainService:
 
     async def _create(self, owner: User, name: str, *, parent_id: int | None) -> Domain:
         docroot = self.docroot_for(owner, name)
+        owner_ids = await self._docroot_owner(owner)
         async with self.driver.exclusive():
             created_dirs: list[Path] = []
             committed = False
@@ -139,14 +146,17 @@ class DomainService:
                 async with self.runtime.writing() as db:
                     if await db.scalar(select(Domain.id).where(Domain.name == name)) is not None:
                         raise Conflict("This domain already exists.")
+                    if parent_id is None:
+                        await reserve(db, owner.id, "domains")
+                    await reserve(db, owner.id, "websites", settings=self.settings)  # and the disk limit
                     domain = Domain(user_id=owner.id, name=name, parent_id=parent_id, docroot=str(docroot))
                     db.add(domain)
                     try:
                         await db.flush()
                     except IntegrityError as exc:  # a concurrent add of the same name (PostgreSQL)
                         raise Conflict("This domain already exists.") from exc
-                    created_dirs = await asyncio.to_thread(self._make_docroot, docroot, name)
-                    await self.driver.apply(await self._sites(db))
+                    created_dirs = await asyncio.to_thread(self._make_docroot, docroot, name, owner_ids)
+                    await self.driver.apply(await self.desired_sites(db))
                     applied = True
                 committed = True
                 return domain
@@ -161,18 +171,25 @@ class DomainService:
     @staticmethod
     async def _sites(db: AsyncSession) -> list[Site]:
         rows = await db.execute(
-            select(Domain.id, Domain.name, Domain.docroot, User.username)
+            select(Domain.id, Domain.name, Domain.docroot, User.username, TlsCertificate.files_id)
             .join(User, User.id == Domain.user_id)
+            .outerjoin(TlsCertificate, TlsCertificate.domain_id == Domain.id)
             .order_by(Domain.name)
         )
         return [
-            Site(name=name, docroot=Path(docroot), owner=username, domain_id=id_)
-            for id_, name, docroot, username in rows
+            Site(name=name, docroot=Path(docroot), owner=username, domain_id=id_, tls_id=tls_id or "")
+            for id_, name, docroot, username, tls_id in rows
         ]
+
+    async def desired_sites(self, db: AsyncSession) -> list[Site]:
+        """The sites, with the files of their certificates on disk (written again if someone removed them)."""
+        sites = await self._sites(db)
+        await tls_files.restore_missing(self.runtime.keyring, self.driver, db, sites)
+        return sites
 
     async def sites(self) -> list[Site]:
         async with self.runtime.reading() as db:
-            return await self._sites(db)
+            return await self.desired_sites(db)
 
     async def apply_committed(self) -> None:
         """Render and apply what the database holds now."""
@@ -205,9 +222,30 @@ class DomainService:
             raise InvalidInput.on("name", "This is not a valid domain name.", "regex")
         return path
 
-    def _make_docroot(self, docroot: Path, name: str) -> list[Path]:
+    async def _docroot_owner(self, owner: User) -> tuple[int, int] | None:
+        """(uid, gid) of the Linux account hp-<username> that owns the user's docroots, created when missing; None
+        when the panel manages no Linux accounts or the user has none (administrators)."""
+        if not self.settings.manage_system_users or not has_system_user(owner):
+            return None
+        await self.runtime.system_users.ensure_user(owner.username)  # checks the account is ours
+        entry = pwd.getpwnam(linux_name(owner.username))
+        return entry.pw_uid, entry.pw_gid
+
+    def _existing_owner(self, username: str) -> tuple[int, int] | None:
+        """Reconcile: the user's Linux account if it exists and is ours (never creates one)."""
+        if not self.settings.manage_system_users:
+            return None
+        try:
+            entry = pwd.getpwnam(linux_name(username))
+        except KeyError:
+            return None
+        return (entry.pw_uid, entry.pw_gid) if entry.pw_gecos == GECOS_MARKER + username and entry.pw_uid else None
+
+    def _make_docroot(self, docroot: Path, name: str, owner_ids: tuple[int, int] | None = None) -> list[Path]:
         """Create the docroot (world-readable: the nginx workers run as nobody) with a default page. Refuses to
-        follow a symlink planted anywhere below the www folder. Returns the folders it created, deepest last."""
+        follow a symlink planted anywhere below the www folder. Returns the folders it created, deepest last.
+        With `owner_ids`, the docroot and the default page belong to that account (chowned through descriptors
+        opened with O_NOFOLLOW; the folders above stay root's, so the user cannot swap them for links)."""
         www = self.settings.resolved_www_dir
         www.mkdir(parents=True, exist_ok=True)
         os.chmod(www, 0o755)  # noqa: S103 (served by nginx)
@@ -226,7 +264,15 @@ class DomainService:
         if not any(docroot.iterdir()):
             fd = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
             with os.fdopen(fd, "wb") as handle:
+                if owner_ids is not None:
+                    os.fchown(handle.fileno(), *owner_ids)
                 handle.write(default_page(name))
+        if owner_ids is not None:
+            folder = os.open(docroot, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+            try:
+                os.fchown(folder, *owner_ids)
+            finally:
+                os.close(folder)
         return created
 
     def _ensure_docroots(self, sites: Sequence[Site]) -> None:
@@ -234,7 +280,7 @@ class DomainService:
         www = self.settings.resolved_www_dir
         for site in sites:
             if www in site.docroot.parents and not site.docroot.is_dir():
-                self._make_docroot(site.docroot, site.name)
+                self._make_docroot(site.docroot, site.name, self._existing_owner(site.owner))
 
 
 def _remove_created(created: list[Path]) -> None:

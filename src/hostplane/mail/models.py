@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from hostplane.db import Base, UTCDateTime, utcnow
@@ -46,4 +46,20 @@ class MailAlias(Base):
     domain_id: Mapped[int] = mapped_column(ForeignKey("mail_domains.id", ondelete="CASCADE"), index=True)
     local_part: Mapped[str] = mapped_column(String(64))
     destination: Mapped[str] = mapped_column(String(254))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DkimKey(Base):
+    """The DKIM signing key of one mail domain (RSA-2048). The private key is sealed with the key file
+    (AES-256-GCM, context "dkim:<domain>:<selector>"); only the signer's key file holds it in clear."""
+
+    __tablename__ = "mail_dkim_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mail_domain_id: Mapped[int] = mapped_column(ForeignKey("mail_domains.id", ondelete="CASCADE"), unique=True)
+    selector: Mapped[str] = mapped_column(String(63))
+    private_key_sealed: Mapped[bytes] = mapped_column(LargeBinary(4096))
+    """PKCS#8 PEM, sealed."""
+    public_key: Mapped[str] = mapped_column(String(1024))
+    """The p= value of the TXT record: base64 of the SubjectPublicKeyInfo DER."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response, status
 from hostplane.api.deps import authenticated
 from hostplane.auth.principal import Principal
 from hostplane.mail import schemas as s
+from hostplane.mail.dkim import DkimRecord, DkimService, TxtRecord
 from hostplane.mail.models import MailAlias, MailDomain
 from hostplane.mail.service import MailboxView, MailService
 
@@ -130,3 +131,50 @@ async def add_alias(domain_id: int, body: s.AliasCreate, principal: MailPrincipa
 async def delete_alias(alias_id: int, principal: MailPrincipal, service: ServiceDep) -> Response:
     await service.delete_alias(principal, alias_id)
     return Response(status_code=NO_CONTENT)
+
+
+# --- DKIM ---------------------------------------------------------------------------------------------------
+def _txt(record: TxtRecord) -> s.DnsTxtOut:
+    return s.DnsTxtOut(name=record.name, value=record.value, strings=record.strings, zone=record.zone)
+
+
+def dkim_out(record: DkimRecord) -> s.DkimOut:
+    return s.DkimOut(
+        mail_domain_id=record.mail_domain_id,
+        domain=record.domain,
+        selector=record.selector,
+        created_at=record.created_at,
+        dkim=_txt(record.dkim),
+        spf=_txt(record.spf_record),
+        dmarc=_txt(record.dmarc_record),
+    )
+
+
+async def _dkim_service(request: Request) -> DkimService:
+    return DkimService(request.app.state.runtime)
+
+
+DkimDep = Annotated[DkimService, Depends(_dkim_service)]
+
+
+@router.post(
+    "/domains/{domain_id}/dkim",
+    response_model=s.DkimOut,
+    status_code=status.HTTP_201_CREATED,
+    responses={200: {"model": s.DkimOut, "description": "The domain already had a key: it is returned unchanged."}},
+)
+async def ensure_dkim(
+    domain_id: int, principal: MailPrincipal, service: DkimDep, response: Response, body: s.DkimCreate | None = None
+) -> s.DkimOut:
+    """Give the domain a DKIM key (RSA-2048) and start signing its mail (201), or return the key it has (200).
+    The answer holds the TXT record to publish, with SPF and DMARC suggestions."""
+    record = await service.ensure(principal, domain_id, body.selector if body else None)
+    if not record.created:
+        response.status_code = status.HTTP_200_OK
+    return dkim_out(record)
+
+
+@router.get("/domains/{domain_id}/dkim", response_model=s.DkimOut)
+async def get_dkim(domain_id: int, principal: MailPrincipal, service: DkimDep) -> s.DkimOut:
+    """The domain's DKIM key as DNS records (404 when it has none yet)."""
+    return dkim_out(await service.get(principal, domain_id))

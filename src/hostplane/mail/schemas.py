@@ -55,3 +55,29 @@ class AliasOut(ResponseModel):
     address: str
     destination: str
     created_at: dt.datetime
+
+
+class DkimCreate(RequestModel):
+    selector: str | None = Field(
+        default=None,
+        max_length=63,
+        description="Selector of the new key: 1 to 63 lowercase letters, digits and '-'; default from the settings.",
+    )
+
+
+class DnsTxtOut(ResponseModel):
+    name: str = Field(description="Owner name of the record, without the trailing dot.")
+    type: str = "TXT"
+    value: str = Field(description="The value as resolvers return it (all strings joined).")
+    strings: list[str] = Field(description="The value split in character-strings of at most 255 bytes.")
+    zone: str = Field(description="The record as a zone file line.")
+
+
+class DkimOut(ResponseModel):
+    mail_domain_id: int
+    domain: str
+    selector: str
+    created_at: dt.datetime
+    dkim: DnsTxtOut = Field(description="Publish this TXT record: receivers check signatures against it.")
+    spf: DnsTxtOut = Field(description="Suggested SPF record for the domain.")
+    dmarc: DnsTxtOut = Field(description="Suggested DMARC record.")

@@ -20,9 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
+from hostplane.accounts.limits import reserve
 from hostplane.auth.passwords import check_password_policy
 from hostplane.auth.principal import Principal
 from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.mail.dkim import DkimService
 from hostplane.mail.models import MailAlias, Mailbox, MailDomain
 from hostplane.runtime import Runtime
 from hostplane.system.dovecot import DovecotDriver
@@ -159,6 +161,7 @@ class MailService:
             async with self.rt.writing() as db:
                 if await db.scalar(select(MailDomain.id).where(MailDomain.name == name)) is not None:
                     raise Conflict("This mail domain already exists.")
+                await reserve(db, principal.user.id, "disk_mb", 0, settings=self.rt.settings)  # refused when full
                 domain = MailDomain(user_id=principal.user.id, name=name)
                 db.add(domain)
                 await self._flush(db, "This mail domain already exists.")
@@ -201,6 +204,7 @@ class MailService:
             raise
         for row in rows:
             await self.dovecot.kick(row.address)
+        await DkimService(self.rt).forget(name)  # its key row went with the domain (ON DELETE CASCADE)
         return await asyncio.to_thread(
             self.dovecot.dispose_maildir, self.paths.vmail / name, archive=archive, label=f"{name}-{_stamp()}"
         )
@@ -232,6 +236,8 @@ class MailService:
             async with self.rt.writing() as db:
                 domain = await self._domain(db, principal, domain_id)
                 await self._check_address_free(db, domain, local)
+                await reserve(db, principal.user.id, "mailboxes", settings=self.rt.settings)  # and the disk limit
+                await reserve(db, principal.user.id, "mail_quota_mb", size)
                 mailbox = Mailbox(domain_id=domain.id, local_part=local, password_hash=password_hash, quota_mb=size)
                 db.add(mailbox)
                 await self._flush(db, "This address is already in use.")

@@ -8,6 +8,7 @@ import os
 import signal
 import socket
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -21,13 +22,35 @@ def read_pid(pidfile: Path) -> int | None:
 
 
 def pid_alive(pid: int) -> bool:
+    """Whether the process runs; a zombie (dead, not yet reaped: a daemon's parent is init, which may reap late)
+    counts as gone."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read()
+    except OSError:
+        return True  # no /proc: trust kill(0)
+    return stat[stat.rfind(b")") + 2 : stat.rfind(b")") + 3] != b"Z"
+
+
+def process_stats() -> Iterator[tuple[int, list[bytes]]]:
+    """Each process's pid and the fields of its /proc/<pid>/stat after `(comm)`: state, ppid, pgrp, ...
+
+    comm may hold spaces and parentheses, so the fields are split after the last ')'."""
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        yield int(entry.name), stat[stat.rfind(b")") + 2 :].split()
 
 
 async def stop_pid(pid: int, *, timeout: float = 10.0) -> None:

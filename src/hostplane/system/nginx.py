@@ -6,6 +6,10 @@ Files (embedded layout, under state_dir/nginx):
     generations/<n>/nginx.conf        main file (pid, logs, events, `include <gen>/http.conf`)
     generations/<n>/http.conf         http-level settings, the catch-all default server, `include <gen>/sites/*.conf`
     generations/<n>/sites/<name>.conf one vhost per site
+    generations/<n>/tls-files.txt     the certificate files this generation uses (when a site has TLS)
+    tls/<id>.crt, tls/<id>.key        certificate chain and key of a site (0600, folder 0700): named by a digest
+                                      of the chain, written once before the generation that uses them, removed
+                                      when neither the live nor the previous generation refers to them
     conf -> generations/<n>           the live generation: nginx runs with `-c <base>/conf/nginx.conf`
     run/nginx.pid  logs/  tmp/
 
@@ -47,6 +51,7 @@ from hostplane.errors import ServiceConfigRejected, ServiceFailed
 from hostplane.settings import Settings
 from hostplane.system import daemons
 from hostplane.system.files import atomic_write
+from hostplane.system.mailconfig import start_daemon
 from hostplane.system.runner import CommandError, run
 
 log = logging.getLogger("hostplane.system.nginx")
@@ -55,8 +60,10 @@ Layout = Literal["embedded", "system"]
 SITE_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$")
 """A site name as the domains service stores it (lowercase ASCII, IDNA-encoded): checked again here, since
 the name becomes a server_name and a file name."""
+TLS_ID = re.compile(r"^[0-9a-f]{16,64}$")
 UNSAFE_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f\"'\\$;{}#]")
 MAX_PLAIN_FILE_NAME = 200
+TLS_LIST = "tls-files.txt"
 
 
 class ConfigRenderError(ValueError):
@@ -79,10 +86,14 @@ class Site:
     docroot: Path
     owner: str
     domain_id: int
+    tls_id: str = ""
+    """The site's certificate files (tls/<tls_id>.crt|.key), or "" without TLS."""
 
     def __post_init__(self) -> None:
         if not SITE_NAME.fullmatch(self.name):  # fullmatch: `$` alone would let a final newline through
             raise ConfigRenderError(f"invalid site name: {self.name!r}")
+        if self.tls_id and not TLS_ID.fullmatch(self.tls_id):
+            raise ConfigRenderError(f"invalid certificate files id: {self.tls_id!r}")
         if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", self.owner):
             raise ConfigRenderError(f"invalid owner name: {self.owner!r}")
 
@@ -100,14 +111,19 @@ class NginxLayout:
     reload_timeout: float = 10.0
     www_dir: Path | None = None
     """Where the docroots live (made reachable for the workers when our nginx starts)."""
+    listen_tls: tuple[str, ...] = ()
+    """Where sites with a certificate answer TLS (`<address> ssl`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> NginxLayout:
         base = (settings.state_dir / "nginx").absolute()
+        https_port = settings.resolved_nginx_https_port
         if settings.nginx_layout == "embedded":
             listen: tuple[str, ...] = (listen_address(settings.nginx_bind_address, settings.nginx_http_port),)
+            listen_tls: tuple[str, ...] = (listen_address(settings.nginx_bind_address, https_port),)
         else:
             listen = (str(settings.nginx_http_port), f"[::]:{settings.nginx_http_port}")
+            listen_tls = (str(https_port), f"[::]:{https_port}")
         return cls(
             kind=settings.nginx_layout,
             binary=settings.nginx_binary,
@@ -117,6 +133,7 @@ class NginxLayout:
             system_conf_dir=settings.nginx_system_conf_dir,
             reload_timeout=settings.nginx_reload_timeout,
             www_dir=settings.resolved_www_dir,
+            listen_tls=listen_tls,
         )
 
     @property
@@ -153,6 +170,17 @@ class NginxLayout:
         return self.base / "tmp"
 
     @property
+    def tls_dir(self) -> Path:
+        """Certificate chains and keys of the sites (root only)."""
+        return self.base / "tls"
+
+    def tls_files(self, tls_id: str) -> tuple[Path, Path]:
+        """(full chain, key) of one certificate."""
+        if not TLS_ID.fullmatch(tls_id):
+            raise ConfigRenderError(f"invalid certificate files id: {tls_id!r}")
+        return self.tls_dir / f"{tls_id}.crt", self.tls_dir / f"{tls_id}.key"
+
+    @property
     def entry_file(self) -> Path:
         """System layout: the one file we own in the host's nginx configuration."""
         return self.system_conf_dir / "conf.d" / "hostplane.conf"
@@ -181,12 +209,34 @@ def _environment() -> jinja2.Environment:
     return env
 
 
+@dataclass(frozen=True)
+class VhostTls:
+    """Where a site with a certificate answers TLS, and its files."""
+
+    listen: tuple[str, ...]
+    certificate: Path
+    key: Path
+
+
 @functools.lru_cache(maxsize=65536)
-def render_vhost(site: Site, listen: tuple[str, ...], acme_webroot: Path) -> str:
+def render_vhost(site: Site, listen: tuple[str, ...], acme_webroot: Path, tls: VhostTls | None = None) -> str:
     """One site's server block; depends on nothing but its arguments (cached: rendering stays cheap with many)."""
+    if bool(site.tls_id) != (tls is not None) or (tls is not None and not tls.listen):
+        raise ConfigRenderError(f"TLS settings do not fit site {site.name}")
     return (
-        _environment().get_template("nginx/vhost.conf.j2").render(site=site, listen=listen, acme_webroot=acme_webroot)
+        _environment()
+        .get_template("nginx/vhost.conf.j2")
+        .render(site=site, listen=listen, acme_webroot=acme_webroot, tls=tls)
     )
+
+
+def vhost_tls(layout: NginxLayout, site: Site) -> VhostTls:
+    certificate, key = layout.tls_files(site.tls_id)
+    return VhostTls(listen=layout.listen_tls, certificate=certificate, key=key)
+
+
+def tls_ids(sites: Iterable[Site]) -> set[str]:
+    return {site.tls_id for site in sites if site.tls_id}
 
 
 def vhost_file(name: str) -> str:
@@ -205,10 +255,12 @@ def render(layout: NginxLayout, sites: Iterable[Site], gen_dir: Path) -> dict[st
     if len(names) != len(set(names)):
         raise ConfigRenderError("two sites with the same name")
     env = _environment()
+    certificates = sorted(tls_ids(ordered))
     common = {
         "layout": layout.kind,
         "gen_dir": gen_dir,
         "listen": layout.listen,
+        "listen_tls": layout.listen_tls if certificates else (),
         "acme_webroot": layout.acme_webroot,
         "pid_file": layout.pid_file,
         "error_log": layout.error_log,
@@ -220,7 +272,14 @@ def render(layout: NginxLayout, sites: Iterable[Site], gen_dir: Path) -> dict[st
         "http.conf": env.get_template("nginx/http.conf.j2").render(**common),
     }
     for site in ordered:
-        files[vhost_file(site.name)] = render_vhost(site, layout.listen, layout.acme_webroot)
+        if site.tls_id:
+            files[vhost_file(site.name)] = render_vhost(
+                site, layout.listen, layout.acme_webroot, tls=vhost_tls(layout, site)
+            )
+        else:
+            files[vhost_file(site.name)] = render_vhost(site, layout.listen, layout.acme_webroot)
+    if certificates:
+        files[TLS_LIST] = "".join(f"{tls_id}\n" for tls_id in certificates)
     return files
 
 
@@ -453,6 +512,50 @@ class NginxDriver:
         for child in self.layout.generations.iterdir():
             if child.name not in keep:
                 shutil.rmtree(child, ignore_errors=True)
+        in_use = _listed_tls(live) | (_listed_tls(previous) if previous is not None else set())
+        self.prune_tls(in_use)
+
+    # - certificate files -
+
+    def write_tls_files(self, tls_id: str, fullchain_pem: bytes, key_pem: bytes) -> bool:
+        """Write one certificate's chain and key (0600 root, folder 0700, each file atomically). Files of an id are
+        never rewritten: the id is a digest of the chain, and the key is the one matching it. True if written now
+        (the caller removes them with `remove_tls_files` if its change is refused)."""
+        chain_path, key_path = self.layout.tls_files(tls_id)
+        folder = self.layout.tls_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder, 0o700)
+        if chain_path.is_file() and key_path.is_file():
+            return False
+        atomic_write(key_path, key_pem, mode=0o600)
+        atomic_write(chain_path, fullchain_pem, mode=0o600)
+        return True
+
+    def remove_tls_files(self, tls_id: str) -> None:
+        """Remove a certificate's files unless the live generation uses them."""
+        live = self.live_generation()
+        if live is not None and tls_id in _listed_tls(live):
+            return
+        for path in self.layout.tls_files(tls_id):
+            path.unlink(missing_ok=True)
+
+    def missing_tls(self, sites: Iterable[Site]) -> set[str]:
+        """Ids of certificates the sites use whose files are not on disk (deleted by hand, a new state folder)."""
+        missing = set()
+        for tls_id in tls_ids(sites):
+            chain_path, key_path = self.layout.tls_files(tls_id)
+            if not (chain_path.is_file() and key_path.is_file()):
+                missing.add(tls_id)
+        return missing
+
+    def prune_tls(self, in_use: set[str]) -> None:
+        try:
+            entries = list(self.layout.tls_dir.iterdir())
+        except FileNotFoundError:
+            return
+        for path in entries:
+            if path.stem not in in_use:
+                path.unlink(missing_ok=True)
 
     # - drift -
 
@@ -525,8 +628,10 @@ class NginxDriver:
                 str(self.layout.live_conf),
             ]
             try:
-                await run(argv, timeout=30)
-            except (CommandError, OSError) as exc:
+                # Not run(): the daemon would inherit its output pipes under uvloop (`hostplane serve`), and
+                # reading them would never end. start_daemon sends the output to a temporary file.
+                await start_daemon(argv, timeout=30)
+            except (RuntimeError, OSError) as exc:
                 log.error("nginx did not start: %s", exc)
                 raise ServiceFailed("The web server did not start; the details are in the panel's log.") from exc
             await self.wait_healthy()
@@ -614,6 +719,15 @@ def _write_generation(gen_dir: Path, files: dict[str, str]) -> None:
     os.chmod(gen_dir, 0o755)  # noqa: S103 (read by the nginx master; holds no secret)
 
 
+def _listed_tls(gen_dir: Path) -> set[str]:
+    """The certificate ids a generation refers to (from its tls-files.txt)."""
+    try:
+        text = (gen_dir / TLS_LIST).read_text()
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return {line for line in text.split() if TLS_ID.fullmatch(line)}
+
+
 def _point_link(link: Path, target: Path) -> None:
     """Atomically (re)point a symlink: create it beside, then rename over the old one."""
     temp = link.with_name(f".{link.name}.{os.getpid()}.{time.time_ns()}")
@@ -627,20 +741,7 @@ def _point_link(link: Path, target: Path) -> None:
 
 def _children(pid: int) -> set[int]:
     """Pids whose parent is `pid` (the nginx workers of a master), from /proc."""
-    found: set[int] = set()
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        # pid (comm) state ppid ...: comm may hold spaces and parentheses, so split after the last ')'.
-        fields = stat[stat.rfind(b")") + 2 :].split()
-        if len(fields) > 1 and int(fields[1]) == pid:
-            found.add(int(entry.name))
-    return found
+    return {child for child, fields in daemons.process_stats() if len(fields) > 1 and int(fields[1]) == pid}
 
 
 def _size(path: Path) -> int:

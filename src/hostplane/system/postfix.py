@@ -16,6 +16,7 @@ from hostplane.system import daemons
 from hostplane.system.mailconfig import ConfigRejected, render, safe_path, stage_validate_swap, start_daemon
 from hostplane.system.maillookup import MailLookup
 from hostplane.system.mailpaths import MailPaths
+from hostplane.system.opendkim import OpenDkimDriver
 from hostplane.system.runner import CommandError, run
 
 Layout = Literal["embedded", "system"]
@@ -60,6 +61,7 @@ class PostfixDriver:
             "lmtp_port": s.mail_lmtp_port,
             "message_size_limit": 50 * 1024 * 1024,
             "dbpath": safe_path(self.paths.lookup / "postfix.db"),
+            "milter": OpenDkimDriver(s, self.paths, self.layout).milter,
         }
         return {name: render(template, **values) for name, template in TEMPLATES.items()}
 

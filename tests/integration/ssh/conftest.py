@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import socket
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,19 +14,15 @@ import pytest
 from hostplane.settings import Settings
 from hostplane.system.daemons import read_pid, stop_pid, wait_for_port
 from hostplane.system.runner import run_sync
-from hostplane.system.ssh import linux_name
+from tests.integration.linux_accounts import scratch_home_root, unique_panel_username
 
 SSHD = "/usr/sbin/sshd"  # sshd re-executes itself, so it must be started by its absolute path
 
 
 @pytest.fixture
 def home_root() -> Iterator[Path]:
-    """A root-owned 0755 folder outside /tmp (StrictModes and our driver refuse world-writable ancestors)."""
-    base = Path("/srv") / f"hostplane-test-{uuid.uuid4().hex[:12]}"
-    try:
-        yield base / "home"
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
+    with scratch_home_root() as home:
+        yield home
 
 
 @pytest.fixture
@@ -39,18 +33,8 @@ def settings(settings_factory: Callable[..., Settings], home_root: Path) -> Sett
 
 @pytest.fixture
 def panel_username() -> Iterator[str]:
-    """A unique panel name; its Linux account is deleted at teardown whatever happened in the test."""
-    username = f"t{uuid.uuid4().hex[:12]}"
-    try:
+    with unique_panel_username("t") as username:
         yield username
-    finally:
-        name = linux_name(username)
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            pass
-        else:
-            run_sync(["userdel", "--remove", name], check=False)
 
 
 @dataclass(frozen=True)

@@ -3,19 +3,16 @@ test's state folder; stopped by its own pid at the end, even when the test fails
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 
-from hostplane.domains.service import DomainService
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from hostplane.system.nginx import NginxDriver
+from tests.integration.nginx_fixture import running_nginx
 
 
 def free_port() -> int:
@@ -32,16 +29,8 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 @pytest.fixture
 async def nginx(runtime: Runtime) -> AsyncIterator[NginxDriver]:
-    driver = NginxDriver.from_settings(runtime.settings)
-    try:
-        await driver.start(await DomainService(runtime, driver).sites())
+    async with running_nginx(runtime) as driver:
         yield driver
-    finally:
-        pid = driver.master_pid()
-        await driver.stop()
-        if pid is not None:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

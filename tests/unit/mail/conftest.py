@@ -1,4 +1,4 @@
-"""Mail tables for these tests (until the migration that adds them exists), and helpers to read the lookup files."""
+"""Helpers to read the lookup files of the mail tests."""
 
 from __future__ import annotations
 

@@ -13,9 +13,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from hostplane.api.deps import client_of
+from hostplane.api.deps import bearer_credential, client_of
 from hostplane.auth.passwords import has_control_chars
+from hostplane.auth.principal import Principal
 from hostplane.auth.service import AuthService, IssuedToken
+from hostplane.dialects.openpanel.dashboard import dashboard
 from hostplane.errors import HostplaneError, TooManyAttempts
 from hostplane.runtime import Runtime
 
@@ -69,3 +71,37 @@ async def login(request: Request) -> JSONResponse:
     except HostplaneError as exc:
         return from_core(exc)
     return JSONResponse({"token": issued.token, "user_id": issued.user.id, "expires_in": issued.expires_in})
+
+
+async def _principal(request: Request) -> Principal | JSONResponse:
+    """The bearer token (a login JWT or an API key with a domains scope), or OpenPanel's error answer."""
+    try:
+        principal = await AuthService(request.app.state.runtime).authenticate(
+            bearer_credential(request), client_of(request)
+        )
+    except HostplaneError as exc:
+        return from_core(exc)
+    if not principal.allows("domains", write=False):
+        return error(403, "This API key has no scope for domains.")
+    return principal
+
+
+@router.post("/api/domains", operation_id="openpanel_domains_post")
+@router.get("/api/domains", operation_id="openpanel_domains_get")
+async def domains(request: Request) -> JSONResponse:
+    """The dashboard object of the reference (POST as documented; GET too). Any body is ignored."""
+    principal = await _principal(request)
+    if isinstance(principal, JSONResponse):
+        return principal
+    try:
+        return JSONResponse(await dashboard(request.app.state.runtime, principal.user.id))
+    except HostplaneError as exc:
+        return from_core(exc)
+
+
+@router.api_route("/api/domains", methods=["PUT", "PATCH", "DELETE"], include_in_schema=False)
+async def domains_other_methods(request: Request) -> JSONResponse:
+    principal = await _principal(request)
+    if isinstance(principal, JSONResponse):
+        return principal
+    return error(405, "Method not allowed", {"Allow": "GET, POST"})

@@ -13,15 +13,14 @@ and validation failures as one entry per field, `code` "ValidationException", st
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
+from hostplane.dialects.rerender import ProblemRerendering
 from hostplane.errors import HostplaneError
 
 PREFIX = "/api/client"
-PROBLEM_JSON = b"application/problem+json"
 INTERNAL_DETAIL = "An unexpected error was encountered while processing this request, please try again."
 
 
@@ -132,52 +131,8 @@ def pterodactyl_errors(problem: dict[str, Any], status: int) -> tuple[int, dict[
     return status, {"errors": [{"code": name, "status": str(status), "detail": detail}]}
 
 
-def _under_prefix(path: str) -> bool:
-    return path == PREFIX or path.startswith(PREFIX + "/")
-
-
-class PterodactylErrors:
+class PterodactylErrors(ProblemRerendering):
     """ASGI middleware; it must wrap the edge, so that the edge's own refusals are translated too."""
 
     def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not _under_prefix(scope["path"]):
-            await self.app(scope, receive, send)
-            return
-        held: Message | None = None
-        chunks: list[bytes] = []
-
-        async def translating_send(message: Message) -> None:
-            nonlocal held
-            if message["type"] == "http.response.start":
-                content_type = dict(message.get("headers", [])).get(b"content-type", b"")
-                if message["status"] >= 400 and content_type.startswith(PROBLEM_JSON):
-                    held = message
-                    return
-            elif message["type"] == "http.response.body" and held is not None:
-                chunks.append(message.get("body", b""))
-                if message.get("more_body", False):
-                    return
-                start, body = _translated(held, b"".join(chunks))
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
-                return
-            await send(message)
-
-        await self.app(scope, receive, translating_send)
-
-
-def _translated(start: Message, body: bytes) -> tuple[Message, bytes]:
-    try:
-        problem = json.loads(body)
-    except ValueError:  # a HEAD answer has no body: keep the status, answer in our content type
-        problem = {}
-    status, document = pterodactyl_errors(problem if isinstance(problem, dict) else {}, start["status"])
-    encoded = json.dumps(document, separators=(",", ":")).encode() if body else b""
-    headers = [
-        (name, value) for name, value in start.get("headers", []) if name not in (b"content-type", b"content-length")
-    ]
-    headers += [(b"content-type", b"application/json"), (b"content-length", str(len(encoded)).encode())]
-    return {"type": "http.response.start", "status": status, "headers": headers}, encoded
+        super().__init__(app, prefix=PREFIX, translate=pterodactyl_errors)

@@ -12,6 +12,9 @@ Choices where Hostplane differs from WHM on purpose:
   `acl` to all privileges and a missing `expires_at` to never; a rename must not widen a token).
 - Token names are the API key descriptions, unique per account; a key made elsewhere without a usable name is
   listed under its identifier.
+- create_user_session returns a one-time URL (it logs in once, within `one_time_login_seconds`); `app` only
+  travels in the goto path (`/?app=<name>`, Hostplane has no cPanel applications), `goto_uri` may set the path
+  itself, and `preferred_domain` the host name of the URL (default: the `panel_hostname` setting).
 """
 
 from __future__ import annotations
@@ -28,12 +31,15 @@ from hostplane.accounts.service import KEEP, AccountService, Keep
 from hostplane.auth.models import ApiKey, User
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX
+from hostplane.auth.websessions import SERVICES, WebSessionService
+from hostplane.dialects.cpanel_sessions.routes import ticket_url
 from hostplane.dialects.whm import acls
 from hostplane.errors import InvalidInput, NotFound
 from hostplane.panel.service import PanelSettingsService
 from hostplane.runtime import Runtime
 
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
+APP_NAME = re.compile(r"^[A-Za-z0-9_*-]{1,64}$")
 NUMBERED = re.compile(r"^(?P<name>[a-z_-]+)-(?P<index>\d{1,4})$")
 Data = dict[str, Any] | None
 
@@ -315,6 +321,33 @@ async def api_token_get_details(call: Call) -> Data:
     return _details(name, key)
 
 
+# --- single sign-on -----------------------------------------------------------------------------------
+
+
+async def create_user_session(call: Call) -> Data:
+    service = call.params.required("service").strip()
+    if service not in SERVICES:
+        raise WhmFailure(f"The “service” parameter must be one of: {', '.join(SERVICES)}.")
+    user = call.params.required("user")
+    goto = call.params.get("goto_uri")
+    app = call.params.get("app")
+    if app:
+        if not APP_NAME.match(app):
+            raise WhmFailure("The “app” parameter is not a valid application name.")
+        goto = goto or f"/?app={app}"
+    host = call.params.get("preferred_domain")
+    if host:
+        host = validation.hostname(host, "preferred_domain")
+    issued = await WebSessionService(call.runtime).issue_ticket(call.principal, service, user, goto_uri=goto or "/")
+    return {
+        "cp_security_token": f"/cpsess{issued.security_token}",
+        "expires": int(issued.expires_at.timestamp()),
+        "service": service,
+        "session": issued.ticket,
+        "url": ticket_url(call.runtime, issued, host),
+    }
+
+
 def full_token(token: str) -> str:
     """A WHM token as sent: the full `hp_...` key, or its part after the prefix."""
     return token if token.startswith(API_KEY_PREFIX) else f"{API_KEY_PREFIX}{token}"
@@ -336,4 +369,5 @@ FUNCTIONS: dict[str, Function] = {
     "api_token_update": Function(api_token_update, "account", True),
     "api_token_revoke": Function(api_token_revoke, "account", True),
     "api_token_get_details": Function(api_token_get_details, "account", False),
+    "create_user_session": Function(create_user_session, "admin", True),
 }

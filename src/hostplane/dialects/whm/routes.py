@@ -4,7 +4,9 @@
   string and/or a form body, `api.version=1`.
 - Credentials: `Authorization: whm <user>:<token>` (the token is a Hostplane API key of that user, `hp_...` or
   without the prefix), HTTP Basic (the core password login; with two-factor on, the current code in
-  `X-CPANEL-OTP`), or `Authorization: Bearer <session token>`. Only administrators.
+  `X-CPANEL-OTP`), `Authorization: Bearer <session token>`, or (without an Authorization header) a whostmgrd
+  session of the secure remote logins: its `whostmgrsession` cookie AND its token in the `/cpsess##########`
+  prefix, never one without the other. Only administrators.
 - Without valid credentials WHM answers HTTP 403 with a `cpanelresult` "Access denied" body; so do we.
 - Everything else is HTTP 200 with `{data?, metadata: {command, reason, result, version: 1}}`, `result: 0` and
   the reason on failure; an unknown function as WHM names it.
@@ -27,7 +29,8 @@ from starlette.exceptions import HTTPException
 
 from hostplane.api.deps import client_of
 from hostplane.auth.principal import Principal
-from hostplane.auth.service import API_KEY_PREFIX, AuthService
+from hostplane.auth.service import API_KEY_PREFIX, SETUP_REQUIRED, AuthService
+from hostplane.auth.websessions import COOKIE_NAMES, WHOSTMGRD, WebSessionService
 from hostplane.dialects.whm import acls
 from hostplane.dialects.whm.functions import FUNCTIONS, Call, Params, WhmFailure, full_token
 from hostplane.errors import HostplaneError, PermissionDenied, TooManyAttempts, TwoFactorSetupRequired
@@ -97,7 +100,9 @@ async def read_params(request: Request) -> Params:
     return Params(pairs)
 
 
-async def authenticate(request: Request, runtime: Runtime, *, during_setup: bool) -> tuple[Principal, str | None]:
+async def authenticate(
+    request: Request, runtime: Runtime, *, during_setup: bool, security_token: str | None = None
+) -> tuple[Principal, str | None]:
     """The principal of the request and, for HTTP Basic, the password it proved."""
     scheme, _, credential = request.headers.get("authorization", "").strip().partition(" ")
     scheme, credential = scheme.lower(), credential.strip()
@@ -128,6 +133,12 @@ async def authenticate(request: Request, runtime: Runtime, *, during_setup: bool
             return principal, password
         if scheme == "bearer" and credential and not credential.startswith(API_KEY_PREFIX):
             return await auth.authenticate(credential, client, two_factor_setup=during_setup), None
+        cookie = request.cookies.get(COOKIE_NAMES[WHOSTMGRD])
+        if not scheme and cookie:
+            identity = await WebSessionService(runtime).resolve(WHOSTMGRD, cookie, security_token)
+            if identity.two_factor_setup_required and not during_setup:
+                raise TwoFactorSetupRequired(SETUP_REQUIRED)
+            return identity.principal(client), None
     except TwoFactorSetupRequired:
         raise
     except TooManyAttempts as exc:
@@ -141,13 +152,16 @@ def _reason(error: HostplaneError) -> str:
     return error.fields[0].message if error.fields else error.detail
 
 
-async def handle(request: Request, function: str) -> Response:
+async def handle(request: Request, function: str, security_token: str | None = None) -> Response:
     runtime: Runtime = request.app.state.runtime
     command = function if FUNCTION_NAME.match(function) else ""
     spec = FUNCTIONS.get(command)
     try:
         principal, password = await authenticate(
-            request, runtime, during_setup=spec is not None and spec.during_two_factor_setup
+            request,
+            runtime,
+            during_setup=spec is not None and spec.during_two_factor_setup,
+            security_token=security_token,
         )
     except AccessDenied as denied:
         return access_denied(denied.retry_after)
@@ -188,7 +202,7 @@ async def json_api(request: Request, function: str) -> Response:
 
 @router.api_route("/{security_token}/json-api/{function}", methods=["GET", "POST"])
 async def json_api_in_session(request: Request, security_token: str, function: str) -> Response:
-    """The same under a `/cpsess##########` prefix (the cookie session behind it comes with secure logins)."""
+    """The same under a `/cpsess##########` prefix, where a whostmgrd session cookie also authenticates."""
     if not SECURITY_TOKEN.match(security_token):
         raise HTTPException(status_code=404, detail="Not Found")
-    return await handle(request, function)
+    return await handle(request, function, security_token.removeprefix("cpsess"))

@@ -1,0 +1,544 @@
+"""Hostplane's own services (embedded layout): nginx, Dovecot, the DKIM signer and Postfix, started from the
+configs rendered under the state folder, health-checked, reloaded and stopped by their own pids.
+
+`hostplane serve` builds a Supervisor from the runtime when `settings.embedded_services` is on: it applies the
+desired state (mail lookup rows, system users; each service applies its own config as it starts), starts the
+services in order, checks them every `services_check_seconds` (a dead one is restarted and logged), and stops
+them all in reverse order on exit, each by its own pid, even when another one fails to stop. `hostplane doctor`
+builds the same services and reads their state (pidfiles, ports, versions, config checks) from another process.
+
+Every service runs as a daemon in its own process group (nginx, Dovecot, Postfix and OpenDKIM all call setsid),
+so a master that died leaves its workers behind in a group named by its old pid: before a restart, and after a
+stop, the supervisor ends whatever is left in that group, so no orphan keeps a port or a file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+
+from hostplane.system import daemons
+from hostplane.system.dovecot import DovecotDriver
+from hostplane.system.mailconfig import ConfigRejected
+from hostplane.system.mailpaths import MailPaths
+from hostplane.system.nginx import NginxDriver
+from hostplane.system.opendkim import OpenDkimDriver
+from hostplane.system.postfix import PostfixDriver
+from hostplane.system.runner import CommandError, run
+
+if TYPE_CHECKING:
+    from hostplane.domains.service import DomainService
+    from hostplane.runtime import Runtime
+
+log = logging.getLogger("hostplane.system.supervisor")
+
+Address = tuple[str, int]
+
+
+@runtime_checkable
+class ManagedService(Protocol):
+    """One daemon the panel runs itself."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Apply its configuration and start it if it is not running; returns once it serves."""
+
+    async def stop(self) -> None:
+        """Stop it by its own pid and wait until that pid is gone."""
+
+    async def reload(self) -> None:
+        """Make the running daemon load its current configuration."""
+
+    async def healthy(self) -> bool:
+        """Running and answering on its ports."""
+
+    def pid(self) -> int | None:
+        """The live pid of its master process, or None."""
+
+    async def version(self) -> str: ...
+
+
+async def _ports_open(addresses: Sequence[Address]) -> bool:
+    for host, port in addresses:
+        if not await asyncio.to_thread(daemons.port_open, host, port):
+            return False
+    return True
+
+
+# --- the services ------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class NginxService:
+    """Hostplane's own nginx: started with the sites the database holds (DomainService.start_server)."""
+
+    domains: DomainService
+    name: str = "nginx"
+
+    @property
+    def driver(self) -> NginxDriver:
+        return self.domains.driver
+
+    def ports(self) -> list[Address]:
+        return [_split_listen(address) for address in self.driver.layout.listen]
+
+    async def start(self) -> None:
+        await self.domains.start_server()
+
+    async def stop(self) -> None:
+        await self.domains.stop_server()
+
+    async def reload(self) -> None:
+        await self.domains.apply_committed()  # renders, checks (nginx -t), swaps, reloads the running master
+
+    async def healthy(self) -> bool:
+        return await self.driver.healthy()
+
+    def pid(self) -> int | None:
+        return self.driver.master_pid()
+
+    async def version(self) -> str:
+        return await self.driver.version()
+
+    async def check_config(self) -> None:
+        """`nginx -t` on the live generation; raises ConfigRejected with nginx's words."""
+        layout = self.driver.layout
+        if self.driver.live_generation() is None:
+            raise ConfigRejected("nginx", "no live configuration (run `hostplane reconcile`)")
+        conf = layout.live_link / layout.main_file
+        argv = [str(layout.binary), "-t", "-q", "-p", f"{layout.base}/", "-e", str(layout.error_log), "-c", str(conf)]
+        try:
+            await run(argv, timeout=60)
+        except CommandError as exc:
+            raise ConfigRejected("nginx", exc.result.output if exc.result else str(exc)) from exc
+
+
+class MailDaemonDriver(Protocol):
+    """What a mail daemon's driver offers the service that runs it."""
+
+    paths: MailPaths
+
+    def pid(self) -> int | None: ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def reload(self) -> None: ...
+
+    async def apply(self) -> bool: ...
+
+    async def version(self) -> str: ...
+
+
+DriverT = TypeVar("DriverT", bound=MailDaemonDriver)
+
+
+@dataclass
+class MailDaemonService(Generic[DriverT]):
+    """A mail daemon run through its driver; a subclass names it and gives its ports and config check."""
+
+    driver: DriverT
+
+    def ports(self) -> list[Address]:
+        raise NotImplementedError
+
+    async def start(self) -> None:
+        await asyncio.to_thread(self.driver.paths.make_reachable)
+        await self.driver.start()
+
+    async def stop(self) -> None:
+        await self.driver.stop()
+
+    async def reload(self) -> None:
+        if not await self.driver.apply() and self.pid() is not None:  # apply() reloads only when files changed
+            await self.driver.reload()
+
+    async def healthy(self) -> bool:
+        return self.pid() is not None and await _ports_open(self.ports())
+
+    def pid(self) -> int | None:
+        return self.driver.pid()
+
+    async def version(self) -> str:
+        return await self.driver.version()
+
+
+@dataclass
+class PostfixService(MailDaemonService[PostfixDriver]):
+    name: str = "postfix"
+
+    def ports(self) -> list[Address]:
+        s = self.driver.settings
+        return [(s.mail_bind_host, s.mail_smtp_port)]
+
+    async def version(self) -> str:
+        result = await run(["/usr/sbin/postconf", "-d", "-h", "mail_version"], timeout=30, check=False)
+        return result.stdout.strip()
+
+    async def check_config(self) -> None:
+        """`postfix check` on the live config folder."""
+        if not (self.driver.config_dir / "main.cf").exists():
+            raise ConfigRejected("postfix", "no configuration (run `hostplane reconcile`)")
+        await self.driver.validate(self.driver.config_dir)
+
+
+@dataclass
+class DovecotService(MailDaemonService[DovecotDriver]):
+    name: str = "dovecot"
+
+    def ports(self) -> list[Address]:
+        s = self.driver.settings
+        return [(s.mail_bind_host, s.mail_imap_port), (s.mail_bind_host, s.mail_lmtp_port)]
+
+    async def check_config(self) -> None:
+        """`doveconf -n` on the live config file."""
+        if not self.driver.config_file.exists():
+            raise ConfigRejected("dovecot", "no configuration (run `hostplane reconcile`)")
+        await self.driver.validate(self.driver.paths.dovecot_config_dir)
+
+
+@dataclass
+class SignerService(MailDaemonService[OpenDkimDriver]):
+    """The DKIM signer (OpenDKIM milter); Postfix defers mail while it is down, so it starts before Postfix."""
+
+    name: str = "opendkim"
+
+    def ports(self) -> list[Address]:
+        s = self.driver.settings
+        return [(s.mail_bind_host, s.dkim_milter_port)]
+
+    async def healthy(self) -> bool:
+        return await self.driver.healthy()
+
+    async def check_config(self) -> None:
+        """`opendkim -n` on the live config file."""
+        if not self.driver.config_file.exists():
+            raise ConfigRejected("opendkim", "no configuration (run `hostplane reconcile`)")
+        await asyncio.to_thread(self.driver.validate, self.driver.config_dir)
+
+
+# --- status ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PortState:
+    host: str
+    port: int
+    open: bool
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port} {'open' if self.open else 'closed'}"
+
+
+@dataclass(frozen=True)
+class ServiceStatus:
+    """What `hostplane doctor` prints for one service."""
+
+    name: str
+    pid: int | None
+    healthy: bool
+    version: str
+    config_error: str | None
+    """None: the validator accepts the live configuration."""
+    ports: tuple[PortState, ...]
+
+    @property
+    def running(self) -> bool:
+        return self.pid is not None
+
+    @property
+    def config_valid(self) -> bool:
+        return self.config_error is None
+
+    @property
+    def ok(self) -> bool:
+        return self.running and self.healthy and self.config_valid
+
+
+async def _config_error(service: ManagedService) -> str | None:
+    check: Callable[[], Awaitable[object]] | None = getattr(service, "check_config", None)
+    if check is None:
+        return None
+    try:
+        await check()
+    except ConfigRejected as exc:
+        return exc.output.strip() or str(exc)
+    except (CommandError, OSError, RuntimeError) as exc:
+        return str(exc)
+    return None
+
+
+async def inspect(service: ManagedService) -> ServiceStatus:
+    """The state of one service as seen from its files and ports (works from any process)."""
+    try:
+        version = await service.version()
+    except (CommandError, OSError) as exc:
+        version = f"unknown ({exc})"
+    ports_of: Callable[[], list[Address]] | None = getattr(service, "ports", None)
+    addresses = ports_of() if ports_of is not None else []
+    states = tuple(
+        [PortState(host, port, await asyncio.to_thread(daemons.port_open, host, port)) for host, port in addresses]
+    )
+    return ServiceStatus(
+        name=service.name,
+        pid=service.pid(),
+        healthy=await service.healthy(),
+        version=version,
+        config_error=await _config_error(service),
+        ports=states,
+    )
+
+
+# --- the supervisor ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Supervisor:
+    """Starts its services in order, watches them, stops them in reverse order."""
+
+    services: list[ManagedService]
+    check_seconds: float = 10.0
+    prepare: Callable[[], Awaitable[object]] | None = None
+    """Run before the first start: applies the desired state the services read (mail lookups, system users)."""
+    restarts: dict[str, int] = field(default_factory=dict)
+    _groups: dict[str, int] = field(default_factory=dict)
+    """The last pid seen for each service: its process group, swept of leftovers after it died or stopped."""
+    _watcher: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime) -> Supervisor:
+        return cls(
+            build_services(runtime),
+            check_seconds=runtime.settings.services_check_seconds,
+            prepare=lambda: apply_desired_state(runtime),
+        )
+
+    def service(self, name: str) -> ManagedService:
+        for service in self.services:
+            if service.name == name:
+                return service
+        raise KeyError(name)
+
+    async def start(self) -> None:
+        """Apply the desired state, then start every service; if one fails, stop those already started and
+        raise."""
+        if self.prepare is not None:
+            await self.prepare()
+        started: list[ManagedService] = []
+        try:
+            for service in self.services:
+                begin = time.monotonic()
+                await service.start()
+                started.append(service)
+                self._remember(service)
+                log.info("%s started (pid %s) in %.2f s", service.name, service.pid(), time.monotonic() - begin)
+        except BaseException:
+            log.error("starting the services failed; stopping the ones already started")
+            await self._stop_all(list(reversed(started)))
+            raise
+
+    def watch(self) -> asyncio.Task[None]:
+        """Check the services every `check_seconds` in the background until stop()."""
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.create_task(self._watch(), name="hostplane-supervisor")
+        return self._watcher
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(self.check_seconds)
+            try:
+                await self.check()
+            except Exception:  # a failed round is logged; the next one tries again
+                log.exception("the service health check failed")
+
+    async def check(self) -> list[str]:
+        """One round: restart every service that is not healthy. Returns the names restarted."""
+        restarted: list[str] = []
+        for service in self.services:
+            if await service.healthy():
+                self._remember(service)
+                continue
+            pid = service.pid()
+            log.warning("%s is not healthy (pid %s); restarting it", service.name, pid)
+            try:
+                await self._restart(service)
+            except Exception:
+                log.exception("%s could not be restarted", service.name)
+                continue
+            self.restarts[service.name] = self.restarts.get(service.name, 0) + 1
+            restarted.append(service.name)
+            log.warning("%s restarted (pid %s)", service.name, service.pid())
+        return restarted
+
+    async def _restart(self, service: ManagedService) -> None:
+        if service.pid() is not None:
+            await service.stop()
+        await self._sweep(service)
+        await service.start()
+        self._remember(service)
+
+    async def reload(self) -> None:
+        """Make every running service load its current configuration."""
+        for service in self.services:
+            if service.pid() is not None:
+                await service.reload()
+
+    async def stop(self) -> list[str]:
+        """Stop the watcher, then every service in reverse order by its own pid, each even when another failed.
+        Returns the names that could not be stopped (logged)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+            self._watcher = None
+        return await self._stop_all(list(reversed(self.services)))
+
+    async def _stop_all(self, services: list[ManagedService]) -> list[str]:
+        failed: list[str] = []
+        for service in services:
+            self._remember(service)
+            try:
+                await service.stop()
+                await self._sweep(service)
+            except Exception:
+                log.exception("%s could not be stopped", service.name)
+                failed.append(service.name)
+                continue
+            if service.pid() is not None:
+                log.error("%s is still running after stop", service.name)
+                failed.append(service.name)
+            else:
+                log.info("%s stopped", service.name)
+        return failed
+
+    async def status(self) -> list[ServiceStatus]:
+        return [await inspect(service) for service in self.services]
+
+    def _remember(self, service: ManagedService) -> None:
+        pid = service.pid()
+        if pid is not None:
+            self._groups[service.name] = pid
+
+    async def _sweep(self, service: ManagedService, timeout: float = 10.0) -> None:
+        """End what is left of the service's last process group (workers of a master that died)."""
+        group = self._groups.get(service.name)
+        if group is None or group == os.getpgrp():
+            return
+        await asyncio.to_thread(end_group, group, timeout)
+
+
+def group_members(pgid: int) -> set[int]:
+    """Live pids whose process group is `pgid` (from /proc)."""
+    return {
+        pid
+        for pid, fields in daemons.process_stats()
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z"
+    }
+
+
+def end_group(pgid: int, timeout: float = 10.0) -> None:
+    """SIGTERM every member of a process group, then SIGKILL whatever is still there after `timeout`."""
+    members = group_members(pgid)
+    if not members:
+        return
+    log.warning("ending %d leftover process(es) of process group %d", len(members), pgid)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in members:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + (timeout if sig == signal.SIGTERM else 5.0)
+        while members and time.monotonic() < deadline:
+            time.sleep(0.05)
+            members = group_members(pgid)
+        if not members:
+            return
+
+
+def _split_listen(address: str) -> Address:
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+# --- building and the desired state ------------------------------------------------------------------------------
+
+
+def build_services(runtime: Runtime) -> list[ManagedService]:
+    """The embedded layout's services in start order: the signer and Dovecot (LMTP) before Postfix, which hands
+    mail to both; nginx last. nginx only when the panel runs its own (nginx_layout == "embedded")."""
+    from hostplane.domains.service import DomainService
+
+    settings = runtime.settings
+    paths = MailPaths.from_settings(settings)
+    services: list[ManagedService] = [DovecotService(DovecotDriver(settings, paths))]
+    services.append(SignerService(OpenDkimDriver.from_settings(settings)))
+    services.append(PostfixService(PostfixDriver(settings, paths)))
+    if settings.nginx_layout == "embedded":
+        services.append(NginxService(DomainService(runtime)))
+    return services
+
+
+@dataclass
+class Reconciled:
+    """What `hostplane reconcile` found different from the desired state and put back."""
+
+    drift: list[str] = field(default_factory=list)
+    system_users: int = 0
+
+    @property
+    def clean(self) -> bool:
+        return not self.drift
+
+
+async def apply_desired_state(runtime: Runtime) -> Reconciled:
+    """Before the services start: the mail lookup rows from the database and every hosting user's Linux account
+    and keys (each service renders its own config when it starts)."""
+    from hostplane.accounts.system_users import sync_all
+    from hostplane.mail.dkim import DkimService
+    from hostplane.mail.service import MailService
+
+    result = Reconciled()
+    result.drift += await DkimService(runtime).reapply()
+    mail = await MailService(runtime).reapply()
+    result.drift += [f"mail lookup: missing {item}" for item in mail.missing]
+    result.drift += [f"mail lookup: extra {item}" for item in mail.extra]
+    result.drift += [f"mail lookup: changed {item}" for item in mail.changed]
+    result.system_users = await sync_all(runtime)
+    for line in result.drift:
+        log.warning("desired state: %s (put back)", line)
+    return result
+
+
+async def reconcile(runtime: Runtime) -> Reconciled:
+    """Re-apply the whole desired state idempotently and report what differed: the nginx files (a vhost deleted
+    or edited by hand), the Postfix and Dovecot configs, the DKIM signer's files, the mail lookup rows and the
+    system users."""
+    from hostplane.domains.service import DomainService
+
+    settings = runtime.settings
+    result = Reconciled()
+    nginx = await DomainService(runtime).reconcile()
+    result.drift += [f"nginx: {line}" for line in nginx.describe()]
+    paths = MailPaths.from_settings(settings)
+    for name, apply in (
+        ("postfix", PostfixDriver(settings, paths).apply),
+        ("dovecot", DovecotDriver(settings, paths).apply),
+    ):
+        if await apply():
+            result.drift.append(f"{name}: configuration put back")
+    if await OpenDkimDriver.from_settings(settings).apply():
+        result.drift.append("opendkim: configuration put back")
+    state = await apply_desired_state(runtime)
+    result.drift += state.drift
+    result.system_users = state.system_users
+    return result
