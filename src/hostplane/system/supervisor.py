@@ -14,6 +14,7 @@ stop, the supervisor ends whatever is left in that group, so no orphan keeps a p
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -143,13 +144,18 @@ DriverT = TypeVar("DriverT", bound=MailDaemonDriver)
 
 
 @dataclass
-class MailDaemonService(Generic[DriverT]):
+class MailDaemonService(abc.ABC, Generic[DriverT]):
     """A mail daemon run through its driver; a subclass names it and gives its ports and config check."""
 
     driver: DriverT
 
+    @abc.abstractmethod
     def ports(self) -> list[Address]:
-        raise NotImplementedError
+        """The loopback ports the daemon must answer on to count as healthy."""
+
+    @abc.abstractmethod
+    async def check_config(self) -> None:
+        """Validate the live config with the daemon's own checker; raise ConfigRejected when it refuses it."""
 
     async def start(self) -> None:
         await asyncio.to_thread(self.driver.paths.make_reachable)
