@@ -335,11 +335,11 @@ def acme_issuance(panel: Panel, hostname: str, owner: str) -> str:
     """One ACME order from Pebble for an existing site, run in this process on the panel's state (the job
     validates HTTP-01 through the running nginx and installs the certificate, which reloads it)."""
     try:
-        from hostplane.accounts.admin import UserAdminService
         from hostplane.jobs.service import JobService
         from hostplane.runtime import build_runtime
         from hostplane.settings import Settings
         from hostplane.tls.acme import AcmeService
+        from hostplane.users.service import UserAdminService
     except ImportError as exc:
         return f"skipped: no ACME ({exc})"
 

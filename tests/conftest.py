@@ -21,14 +21,14 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, text
 
 from hostplane import migrate
-from hostplane.accounts.admin import UserAdminService
-from hostplane.accounts.models import ActivityEntry
+from hostplane.activity.log import Actor
+from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
-from hostplane.auth.principal import Actor
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
+from hostplane.users.service import UserAdminService
 
 POSTGRES_URL = os.environ.get("HOSTPLANE_TEST_POSTGRES_URL")
 if os.environ.get("CI") and not POSTGRES_URL:

@@ -6,8 +6,6 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, FastAPI
 
-from hostplane.accounts import admin_routes, plan_routes
-from hostplane.accounts import routes as account_routes
 from hostplane.api import problems
 from hostplane.api.deps import BEARER_SCHEME
 from hostplane.api.edge import EdgeMiddleware
@@ -24,9 +22,12 @@ from hostplane.domains import routes as domain_routes
 from hostplane.exports import routes as export_routes
 from hostplane.jobs import routes as job_routes
 from hostplane.mail import routes as mail_routes
+from hostplane.plans import routes as plan_routes
+from hostplane.profile import routes as account_routes
 from hostplane.runtime import Runtime
 from hostplane.tls import acme_routes
 from hostplane.tls import routes as tls_routes
+from hostplane.users import routes as admin_routes
 
 Role = Literal["user", "admin", "webmail"]
 

@@ -10,14 +10,14 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from hostplane import migrate
-from hostplane.accounts.admin import UserAdminService
+from hostplane.activity.log import Actor
 from hostplane.auth.models import ROLE_ADMIN, User
-from hostplane.auth.principal import Actor
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import build_runtime
 from hostplane.settings import Settings
 from hostplane.system.files import create_exclusive, ensure_private_dir, make_private
 from hostplane.tls.selfsigned import self_signed_pem
+from hostplane.users.service import UserAdminService
 
 CLI_ACTOR = Actor(user_id=None, ip="cli")
 

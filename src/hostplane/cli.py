@@ -12,13 +12,13 @@ from rich.console import Console
 from rich.table import Table
 
 from hostplane import bootstrap, server
-from hostplane.accounts.admin import UserAdminService
-from hostplane.accounts.service import AccountService
 from hostplane.auth.models import ROLE_USER
 from hostplane.auth.principal import Client, Principal
 from hostplane.errors import HostplaneError
+from hostplane.profile.service import AccountService
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings, load_settings
+from hostplane.users.service import UserAdminService
 
 app = typer.Typer(help="Hostplane, the hosting control panel.", no_args_is_help=True)
 user_app = typer.Typer(help="Manage panel users.", no_args_is_help=True)
@@ -252,7 +252,7 @@ def plan_create(
     default: Annotated[bool, typer.Option("--default", help="Apply to every user without a plan.")] = False,
 ) -> None:
     """Create a plan."""
-    from hostplane.accounts.plans import PlanService
+    from hostplane.plans.service import PlanService
 
     async def action(rt: Runtime) -> int:
         view = await PlanService(rt).create(
@@ -275,7 +275,7 @@ def plan_create(
 @plan_app.command("list")
 def plan_list() -> None:
     """List the plans with their limits ("-" = unlimited) and how many users each has."""
-    from hostplane.accounts.plans import PlanService
+    from hostplane.plans.service import PlanService
 
     views = _run(lambda rt: PlanService(rt).list_plans())
     table = Table("id", "name", "domains", "websites", "mailboxes", "mail quota MB", "disk MB", "users", "default")
@@ -299,7 +299,7 @@ def plan_assign(
     plan: Annotated[str | None, typer.Argument(help="Plan name; omit for the default plan.")] = None,
 ) -> None:
     """Put a user on a plan."""
-    from hostplane.accounts.plans import PlanService
+    from hostplane.plans.service import PlanService
 
     async def action(rt: Runtime) -> None:
         user = await UserAdminService(rt).find_user(username)

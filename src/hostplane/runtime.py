@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from hostplane.auth.cache import CredentialCache
-from hostplane.auth.passwords import PasswordHashing
-from hostplane.auth.throttle import Throttle
 from hostplane.db import make_engine, make_sessionmakers, transaction
-from hostplane.jobs.runner import JobRunner
 from hostplane.keys import Keyring, read_key_file
+from hostplane.security.credentials import CredentialCache
+from hostplane.security.passwords import PasswordHashing
+from hostplane.security.throttle import Throttle
 from hostplane.settings import Settings
 from hostplane.system.ssh import SystemUsers, build_system_users
+from hostplane.workers import JobRunner
 
 
 @dataclass

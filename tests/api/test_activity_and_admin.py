@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts import activity as events
-from hostplane.accounts.service import AccountService
+from hostplane.activity import log as events
 from hostplane.auth.principal import Client, Principal
+from hostplane.profile.service import AccountService
 from hostplane.runtime import Runtime
 from tests.conftest import PASSWORD, Account, Api
 

@@ -14,14 +14,14 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select, update
 
-from hostplane.accounts.admin import UserAdminService
+from hostplane.activity.log import Actor
 from hostplane.app import create_app
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey
-from hostplane.auth.principal import Actor
 from hostplane.db import utcnow
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
+from hostplane.users.service import UserAdminService
 from tests.conftest import Account, Api, activity_events
 
 KEYS = "/api/v1/account/api-keys"

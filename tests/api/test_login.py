@@ -17,16 +17,16 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 from sqlalchemy import select, update
 
-from hostplane.accounts import activity
-from hostplane.accounts.admin import UserAdminService
-from hostplane.accounts.models import ActivityEntry
+from hostplane.activity import log as activity
+from hostplane.activity.log import Actor
+from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import ThrottleCounter, User
-from hostplane.auth.principal import Actor
-from hostplane.auth.throttle import ADDRESS_ALLOWANCE_FACTOR, account_key
 from hostplane.auth.tokens import AUDIENCE
 from hostplane.db import utcnow
 from hostplane.runtime import Runtime, build_runtime
+from hostplane.security.throttle import ADDRESS_ALLOWANCE_FACTOR, account_key
+from hostplane.users.service import UserAdminService
 from tests.conftest import PASSWORD, PEER, Account, Api
 
 LOGIN = "/api/v1/auth/login"

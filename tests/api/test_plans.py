@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts.plan_models import FEATURES
+from hostplane.plans.models import FEATURES
 from tests.conftest import Account, Api
 
 PLANS = "/api/v1/admin/plans"

@@ -22,8 +22,8 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Route
 
-from hostplane.accounts.service import AccountService
 from hostplane.app import PUBLIC_ROUTES, create_app
+from hostplane.profile.service import AccountService
 from hostplane.runtime import Runtime
 from tests.conftest import PASSWORD, Account, Api
 from tests.live_server import RunningPanel, launched_panels

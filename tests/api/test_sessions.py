@@ -12,8 +12,8 @@ import httpx
 import jwt
 from sqlalchemy import select, update
 
-from hostplane.accounts import activity
-from hostplane.accounts.models import ActivityEntry
+from hostplane.activity import log as activity
+from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import AuthSession, User
 from hostplane.db import utcnow

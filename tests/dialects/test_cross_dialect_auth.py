@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hostplane.accounts import activity
+from hostplane.activity import log as activity
 from hostplane.auth import totp
 from hostplane.runtime import Runtime
 from tests.conftest import PASSWORD, Account, Api, activity_events

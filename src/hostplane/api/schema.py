@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator
 from starlette.responses import Response
 
-from hostplane.auth.passwords import has_control_chars
+from hostplane.security.passwords import has_control_chars
 
 
 class RequestModel(BaseModel):

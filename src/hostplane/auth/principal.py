@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from hostplane.activity.log import Actor
 from hostplane.auth.models import User
 
 AREAS = ("account", "domains", "mail", "tls", "exports", "admin")
@@ -17,15 +18,6 @@ class Client:
 
     ip: str
     user_agent: str = ""
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did something, for the activity log."""
-
-    user_id: int | None
-    ip: str
-    api_key_identifier: str | None = None
 
 
 @dataclass(frozen=True)

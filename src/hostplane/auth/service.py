@@ -17,12 +17,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
-from hostplane.accounts import activity
+from hostplane.activity import log as activity
+from hostplane.activity.log import Actor
 from hostplane.auth import totp
-from hostplane.auth.cache import CachedCredential
 from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryCode, User
-from hostplane.auth.principal import Actor, Client, Principal
-from hostplane.auth.throttle import account_key, address_key
+from hostplane.auth.principal import Client, Principal
 from hostplane.auth.tokens import decode_access_token, issue_access_token
 from hostplane.db import utcnow
 from hostplane.errors import (
@@ -37,6 +36,8 @@ from hostplane.errors import (
 )
 from hostplane.panel.service import two_factor_policy_on
 from hostplane.runtime import Runtime
+from hostplane.security.credentials import CachedCredential
+from hostplane.security.throttle import account_key, address_key
 
 API_KEY_PREFIX = "hp_"
 API_KEY_ID_LENGTH = 16

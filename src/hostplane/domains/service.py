@@ -24,11 +24,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
-from hostplane.accounts.limits import reserve
-from hostplane.accounts.system_users import has_system_user
 from hostplane.auth.models import User
 from hostplane.domains.models import Domain
 from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.plans.limits import reserve
+from hostplane.profile.authorized_keys import has_system_user
 from hostplane.runtime import Runtime
 from hostplane.system.nginx import Drift, NginxDriver, Site
 from hostplane.system.ssh import GECOS_MARKER, linux_name

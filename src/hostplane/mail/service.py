@@ -20,13 +20,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
-from hostplane.accounts.limits import reserve
-from hostplane.auth.passwords import check_password_policy
 from hostplane.auth.principal import Principal
 from hostplane.errors import Conflict, InvalidInput, NotFound
 from hostplane.mail.dkim import DkimService
 from hostplane.mail.models import MailAlias, Mailbox, MailDomain
+from hostplane.plans.limits import reserve
 from hostplane.runtime import Runtime
+from hostplane.security.passwords import check_password_policy
 from hostplane.system.dovecot import DovecotDriver
 from hostplane.system.maillookup import Drift, LookupState, MailboxRow, MailLookup, dovecot_password
 from hostplane.system.mailpaths import MailPaths

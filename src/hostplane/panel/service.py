@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
-from hostplane.accounts import activity
-from hostplane.auth.principal import Actor
+from hostplane.activity import log as activity
+from hostplane.activity.log import Actor
 from hostplane.errors import InvalidInput
 from hostplane.panel.models import PanelSetting
 from hostplane.runtime import Runtime

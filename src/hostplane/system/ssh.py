@@ -33,8 +33,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol
 
-from hostplane.accounts.sshkeys import SshKeyError, parse_public_key
 from hostplane.errors import HostplaneError
+from hostplane.sshkeys import SshKeyError, parse_public_key
 from hostplane.system.runner import CommandError, run
 
 log = logging.getLogger("hostplane.system.ssh")

@@ -509,9 +509,9 @@ class Reconciled:
 async def apply_desired_state(runtime: Runtime) -> Reconciled:
     """Before the services start: the mail lookup rows from the database and every hosting user's Linux account
     and keys (each service renders its own config when it starts)."""
-    from hostplane.accounts.system_users import sync_all
     from hostplane.mail.dkim import DkimService
     from hostplane.mail.service import MailService
+    from hostplane.profile.authorized_keys import sync_all
 
     result = Reconciled()
     result.drift += await DkimService(runtime).reapply()

@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 from sqlalchemy import update
 
-from hostplane.auth.websession_models import WebLoginTicket, WebSession
 from hostplane.mail.models import Mailbox, MailDomain
 from hostplane.runtime import Runtime
+from hostplane.websessions.models import WebLoginTicket, WebSession
 from tests.conftest import Api
 
 TOKEN = re.compile(r"^/cpsess\d{10}$")

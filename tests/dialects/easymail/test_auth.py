@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts import activity
+from hostplane.activity import log as activity
+from hostplane.activity.log import Actor
 from hostplane.app import create_app
 from hostplane.auth import totp
-from hostplane.auth.principal import Actor
 from hostplane.panel.service import PanelSettingsService
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts.plans import PlanService
-from hostplane.auth.principal import Actor
+from hostplane.activity.log import Actor
 from hostplane.panel.service import PanelSettingsService
+from hostplane.plans.service import PlanService
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from tests.conftest import PASSWORD, PEER, Account, Api

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts import activity
+from hostplane.activity import log as activity
 from hostplane.dialects.pterodactyl.shapes import CORE_EVENTS, pterodactyl_event
 from tests.conftest import Account, Api
 from tests.dialects.pterodactyl.ptero import ATOM, create_key, error_of, items, send, validation_errors

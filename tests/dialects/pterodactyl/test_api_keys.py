@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts import activity
+from hostplane.activity import log as activity
 from hostplane.runtime import Runtime
 from tests.conftest import Account, Api, activity_events
 from tests.dialects.pterodactyl.ptero import (

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from hostplane.accounts.service import AccountService
 from hostplane.app import create_app
+from hostplane.profile.service import AccountService
 from hostplane.runtime import Runtime
 from tests.api.test_route_security import assert_problem, assert_security_headers, endpoints
 from tests.conftest import Account, Api

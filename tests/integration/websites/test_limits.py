@@ -14,10 +14,10 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from hostplane.accounts.plans import PlanService
-from hostplane.auth.principal import Actor
+from hostplane.activity.log import Actor
 from hostplane.domains.models import Domain
 from hostplane.mail.models import Mailbox
+from hostplane.plans.service import PlanService
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from hostplane.system.mailpaths import MailPaths

@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts.limits import reserve, usage
-from hostplane.accounts.plan_models import FEATURES
-from hostplane.accounts.plans import PlanService
-from hostplane.auth.principal import Actor
+from hostplane.activity.log import Actor
 from hostplane.domains.models import Domain
 from hostplane.errors import Conflict, InvalidInput, LimitReached, NotFound
 from hostplane.mail.models import Mailbox, MailDomain
+from hostplane.plans.limits import reserve, usage
+from hostplane.plans.models import FEATURES
+from hostplane.plans.service import PlanService
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from tests.conftest import Account

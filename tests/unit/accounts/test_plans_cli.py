@@ -11,9 +11,9 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
-from hostplane.accounts.limits import PlanUsage, usage
 from hostplane.auth.models import User
 from hostplane.cli import app
+from hostplane.plans.limits import PlanUsage, usage
 from hostplane.runtime import build_runtime
 from hostplane.settings import load_settings
 from tests.conftest import PASSWORD

@@ -21,7 +21,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import dsa, ed25519, rsa
 
-from hostplane.accounts.sshkeys import (
+from hostplane.sshkeys import (
     MAX_COMMENT_LENGTH,
     MAX_INPUT_LENGTH,
     ParsedSshKey,

@@ -3,8 +3,8 @@
 import datetime as dt
 import time
 
-from hostplane.auth.cache import CachedCredential, CredentialCache
 from hostplane.auth.models import User
+from hostplane.security.credentials import CachedCredential, CredentialCache
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
 LATER = NOW + dt.timedelta(hours=1)

@@ -1,4 +1,4 @@
-"""Specification of hostplane.auth.passwords: the password policy and argon2id hashing."""
+"""Specification of hostplane.security.passwords: the password policy and argon2id hashing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from hostplane.auth.passwords import PasswordHashing, check_password_policy, common_passwords
 from hostplane.errors import InvalidInput
+from hostplane.security.passwords import PasswordHashing, check_password_policy, common_passwords
 from hostplane.settings import Settings
 
 GOOD = "correct-Horse-battery-staple-9"

@@ -1,4 +1,4 @@
-"""Specification of hostplane.auth.throttle: the delay schedule, the counting keys and the counters."""
+"""Specification of hostplane.security.throttle: the delay schedule, the counting keys and the counters."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from hostplane.auth.models import ThrottleCounter
-from hostplane.auth.throttle import ADDRESS_ALLOWANCE_FACTOR, QUIET_RESET, Throttle, account_key, address_key
 from hostplane.errors import TooManyAttempts
 from hostplane.runtime import Runtime, build_runtime
+from hostplane.security.throttle import ADDRESS_ALLOWANCE_FACTOR, QUIET_RESET, Throttle, account_key, address_key
 from hostplane.settings import Settings
 
 T0 = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)

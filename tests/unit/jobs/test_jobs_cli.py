@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from hostplane.accounts.admin import UserAdminService
-from hostplane.auth.principal import Actor
+from hostplane.activity.log import Actor
 from hostplane.db import utcnow
 from hostplane.jobs.models import Job
 from hostplane.runtime import build_runtime
 from hostplane.settings import load_settings
+from hostplane.users.service import UserAdminService
 from tests.conftest import PASSWORD
 from tests.unit.test_cli import flat, hostplane, init, state_dir  # noqa: F401 (state_dir is a fixture)
 

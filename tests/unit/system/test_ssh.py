@@ -13,11 +13,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from hostplane.accounts.admin import UserAdminService
-from hostplane.accounts.models import SshKey
-from hostplane.accounts.service import AccountService
+from hostplane.activity.log import Actor
 from hostplane.auth.models import ROLE_ADMIN, User
-from hostplane.auth.principal import Actor, Client, Principal
+from hostplane.auth.principal import Client, Principal
+from hostplane.profile.models import SshKey
+from hostplane.profile.service import AccountService
 from hostplane.runtime import Runtime
 from hostplane.system.fake import RecordingSystemUsers
 from hostplane.system.ssh import (
@@ -28,6 +28,7 @@ from hostplane.system.ssh import (
     authorized_keys_content,
     linux_name,
 )
+from hostplane.users.service import UserAdminService
 from tests.api.test_ssh_keys_api import GeneratedKey, ssh_keygen
 from tests.conftest import PASSWORD, Account, Api
 

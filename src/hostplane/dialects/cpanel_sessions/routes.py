@@ -27,7 +27,9 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.convertors import Convertor, register_url_convertor
 
 from hostplane.api.deps import client_of
-from hostplane.auth.websessions import (
+from hostplane.errors import HostplaneError, InvalidInput, TooManyAttempts
+from hostplane.runtime import Runtime
+from hostplane.websessions.service import (
     COOKIE_NAMES,
     CPANELD,
     WEBMAILD,
@@ -38,8 +40,6 @@ from hostplane.auth.websessions import (
     WebSessionService,
     check_goto_uri,
 )
-from hostplane.errors import HostplaneError, InvalidInput, TooManyAttempts
-from hostplane.runtime import Runtime
 
 ROLE_SERVICES = {"user": CPANELD, "admin": WHOSTMGRD, "webmail": WEBMAILD}
 MAX_FIELDS = 20

@@ -15,7 +15,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from hostplane import validation
 from hostplane.api.deps import client_of
-from hostplane.auth.passwords import check_password_policy
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import BAD_LOGIN, AuthService, TwoFactorChallenge
 from hostplane.dialects.easymail.errors import failure
@@ -34,6 +33,7 @@ from hostplane.mail.dkim import DkimService
 from hostplane.mail.models import MailDomain
 from hostplane.mail.service import MailboxView, MailService, local_part
 from hostplane.runtime import Runtime
+from hostplane.security.passwords import check_password_policy
 from hostplane.tls import validate
 from hostplane.tls.acme import AcmeService
 from hostplane.tls.service import CertificateService

@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from hostplane.accounts.limits import usage
 from hostplane.auth.models import User
 from hostplane.domains.models import Domain
 from hostplane.errors import NotFound
 from hostplane.panel.service import two_factor_policy_on
+from hostplane.plans.limits import usage
 from hostplane.runtime import Runtime
 
 WEBSITE_TYPE = "Static"

@@ -14,12 +14,12 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hostplane.api.deps import bearer_credential, client_of
-from hostplane.auth.passwords import has_control_chars
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import AuthService, IssuedToken
 from hostplane.dialects.openpanel.dashboard import dashboard
 from hostplane.errors import HostplaneError, TooManyAttempts
 from hostplane.runtime import Runtime
+from hostplane.security.passwords import has_control_chars
 
 router = APIRouter(tags=["openpanel"])
 

@@ -13,12 +13,12 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from hostplane.accounts.service import AccountService
 from hostplane.api.deps import AccountPrincipal, account_principal
 from hostplane.dialects.pterodactyl import requests as r
 from hostplane.dialects.pterodactyl import shapes
 from hostplane.dialects.pterodactyl.errors import InvalidFilterQuery, InvalidSortQuery
 from hostplane.errors import InvalidInput, NotFound
+from hostplane.profile.service import AccountService
 
 router = APIRouter(prefix="/api/client/account", tags=["pterodactyl"], dependencies=[Depends(account_principal)])
 NO_CONTENT = status.HTTP_204_NO_CONTENT

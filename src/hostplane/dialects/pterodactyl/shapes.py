@@ -15,11 +15,12 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hostplane.accounts import activity
-from hostplane.accounts.activity import ActivityPage
-from hostplane.accounts.models import ActivityEntry, SshKey
-from hostplane.accounts.service import TwoFactorSetup
+from hostplane.activity import log as activity
+from hostplane.activity.log import ActivityPage
+from hostplane.activity.models import ActivityEntry
 from hostplane.auth.models import ApiKey, User
+from hostplane.profile.models import SshKey
+from hostplane.profile.service import TwoFactorSetup
 
 SHA256_PREFIX = "SHA256:"
 
@@ -71,7 +72,7 @@ def pterodactyl_event(event: str) -> str:
 
 
 def _core_events() -> frozenset[str]:
-    """Every event name the core declares (the string constants of hostplane.accounts.activity)."""
+    """Every event name the core declares (the string constants of hostplane.activity.log)."""
     return frozenset(
         value
         for name, value in vars(activity).items()

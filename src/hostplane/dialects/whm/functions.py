@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hostplane import validation
-from hostplane.accounts.admin import UserAdminService
-from hostplane.accounts.service import KEEP, AccountService, Keep
 from hostplane.auth.models import ApiKey, User
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX
-from hostplane.auth.websessions import SERVICES, WebSessionService
 from hostplane.dialects.cpanel_sessions.routes import ticket_url
 from hostplane.dialects.whm import acls
 from hostplane.errors import InvalidInput, NotFound
 from hostplane.panel.service import PanelSettingsService
+from hostplane.profile.service import KEEP, AccountService, Keep
 from hostplane.runtime import Runtime
+from hostplane.users.service import UserAdminService
+from hostplane.websessions.service import SERVICES, WebSessionService
 
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 APP_NAME = re.compile(r"^[A-Za-z0-9_*-]{1,64}$")

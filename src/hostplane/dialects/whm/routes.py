@@ -30,11 +30,11 @@ from starlette.exceptions import HTTPException
 from hostplane.api.deps import client_of
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX, SETUP_REQUIRED, AuthService
-from hostplane.auth.websessions import COOKIE_NAMES, WHOSTMGRD, WebSessionService
 from hostplane.dialects.whm import acls
 from hostplane.dialects.whm.functions import FUNCTIONS, Call, Params, WhmFailure, full_token
 from hostplane.errors import HostplaneError, PermissionDenied, TooManyAttempts, TwoFactorSetupRequired
 from hostplane.runtime import Runtime
+from hostplane.websessions.service import COOKIE_NAMES, WHOSTMGRD, WebSessionService
 
 log = logging.getLogger("hostplane.whm")
 router = APIRouter(include_in_schema=False)

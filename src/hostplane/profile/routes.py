@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response, status
 
-from hostplane.accounts import schemas as s
-from hostplane.accounts.activity import ActivityPage
-from hostplane.accounts.service import AccountService
+from hostplane.activity.schemas import ActivityPageOut, activity_page_out
 from hostplane.api.deps import AccountPrincipal, account_principal
 from hostplane.api.schema import model_response
+from hostplane.profile import schemas as s
+from hostplane.profile.service import AccountService
 
 router = APIRouter(prefix="/api/v1/account", tags=["account"], dependencies=[Depends(account_principal)])
 NO_CONTENT = status.HTTP_204_NO_CONTENT
@@ -22,29 +21,6 @@ async def _service(request: Request) -> AccountService:
 
 
 ServiceDep = Annotated[AccountService, Depends(_service)]
-
-
-def activity_page_out(page: ActivityPage) -> s.ActivityPageOut:
-    return s.ActivityPageOut(
-        data=[
-            s.ActivityOut(
-                id=entry.id,
-                event=entry.event,
-                user_id=entry.user_id,
-                actor_id=entry.actor_id,
-                ip=entry.ip,
-                api_key=entry.api_key,
-                via_api_key=entry.api_key is not None,
-                created_at=entry.created_at,
-                properties=entry.properties or {},
-            )
-            for entry in page.entries
-        ],
-        page=page.page,
-        per_page=page.per_page,
-        total=page.total,
-        total_pages=max(1, math.ceil(page.total / page.per_page)),
-    )
 
 
 @router.get("", response_model=s.UserOut)
@@ -146,13 +122,13 @@ async def remove_ssh_key(body: s.SshKeyRemove, principal: AccountPrincipal, serv
     return Response(status_code=NO_CONTENT)
 
 
-@router.get("/activity", response_model=s.ActivityPageOut)
+@router.get("/activity", response_model=ActivityPageOut)
 async def list_activity(
     principal: AccountPrincipal,
     service: ServiceDep,
     event: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_.]+\*?$")] = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,
-) -> s.ActivityPageOut:
+) -> ActivityPageOut:
     """Security events of this account, newest first; `event` filters exactly, or by prefix with a trailing '*'."""
     return activity_page_out(await service.activity(principal, event=event, page=page, per_page=per_page))

@@ -11,11 +11,11 @@ import logging
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hostplane.accounts.models import SshKey
 from hostplane.auth.models import ROLE_USER, User
+from hostplane.profile.models import SshKey
 from hostplane.runtime import Runtime
 
-log = logging.getLogger("hostplane.accounts")
+log = logging.getLogger("hostplane.profile")
 
 
 def has_system_user(user: User) -> bool:

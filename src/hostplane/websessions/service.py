@@ -26,17 +26,18 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
-from hostplane.accounts import activity
+from hostplane.activity import log as activity
+from hostplane.activity.log import Actor
 from hostplane.auth.models import AuthSession, User
-from hostplane.auth.principal import Actor, Client, Principal
+from hostplane.auth.principal import Client, Principal
 from hostplane.auth.service import AuthService, TwoFactorChallenge
-from hostplane.auth.throttle import account_key, address_key
-from hostplane.auth.websession_models import WebLoginTicket, WebSession
 from hostplane.db import utcnow
 from hostplane.errors import HostplaneError, InvalidCredentials, InvalidInput, NotFound
 from hostplane.mail.models import Mailbox, MailDomain
 from hostplane.panel.service import two_factor_policy_on
 from hostplane.runtime import Runtime
+from hostplane.security.throttle import account_key, address_key
+from hostplane.websessions.models import WebLoginTicket, WebSession
 
 CPANELD, WHOSTMGRD, WEBMAILD = "cpaneld", "whostmgrd", "webmaild"
 SERVICES = (CPANELD, WHOSTMGRD, WEBMAILD)

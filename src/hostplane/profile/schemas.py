@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import AwareDatetime, Field
 
@@ -110,23 +110,3 @@ class SshKeyOut(ResponseModel):
     fingerprint: str
     public_key: str
     created_at: dt.datetime
-
-
-class ActivityOut(ResponseModel):
-    id: int
-    event: str
-    user_id: int | None
-    actor_id: int | None
-    ip: str | None
-    api_key: str | None
-    via_api_key: bool
-    created_at: dt.datetime
-    properties: dict[str, Any]
-
-
-class ActivityPageOut(ResponseModel):
-    data: list[ActivityOut]
-    page: int
-    per_page: int
-    total: int
-    total_pages: int

@@ -6,15 +6,15 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from hostplane import validation
-from hostplane.accounts import activity
-from hostplane.accounts.service import clear_two_factor, lock_user
-from hostplane.accounts.system_users import has_system_user, sync_ssh_keys
+from hostplane.activity import log as activity
+from hostplane.activity.log import Actor
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
-from hostplane.auth.passwords import check_password_policy
-from hostplane.auth.principal import Actor
 from hostplane.auth.service import AuthService
 from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.profile.authorized_keys import has_system_user, sync_ssh_keys
+from hostplane.profile.service import clear_two_factor, lock_user
 from hostplane.runtime import Runtime
+from hostplane.security.passwords import check_password_policy
 
 
 class UserAdminService:

@@ -15,19 +15,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
-from hostplane.accounts import activity
-from hostplane.accounts.models import SshKey
-from hostplane.accounts.sshkeys import SshKeyError, parse_public_key
-from hostplane.accounts.system_users import has_system_user, restore_ssh_keys, sync_ssh_keys
+from hostplane.activity import log as activity
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey, RecoveryCode, User
-from hostplane.auth.passwords import check_password_policy
 from hostplane.auth.principal import SCOPE_PATTERN, Principal
 from hostplane.auth.service import API_KEY_ID_LENGTH, API_KEY_PREFIX, API_KEY_SECRET_LENGTH, AuthService
 from hostplane.db import utcnow
 from hostplane.errors import Conflict, FieldProblem, InvalidInput, LimitReached, NotFound
 from hostplane.panel.service import PanelSettingsService
+from hostplane.profile.authorized_keys import has_system_user, restore_ssh_keys, sync_ssh_keys
+from hostplane.profile.models import SshKey
 from hostplane.runtime import Runtime
+from hostplane.security.passwords import check_password_policy
+from hostplane.sshkeys import SshKeyError, parse_public_key
 
 RECOVERY_CODE_COUNT = 10
 RECOVERY_CODE_LENGTH = 10

@@ -30,11 +30,11 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hostplane.accounts.plan_models import FEATURES, Plan, UserPlan
 from hostplane.auth.models import User
 from hostplane.domains.models import Domain
 from hostplane.errors import LimitReached, NotFound
 from hostplane.mail.models import Mailbox, MailDomain
+from hostplane.plans.models import FEATURES, Plan, UserPlan
 from hostplane.settings import Settings
 
 Resource = Literal["domains", "websites", "mailboxes", "mail_quota_mb", "disk_mb"]

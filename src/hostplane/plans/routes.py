@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 from pydantic import Field, StrictBool, StrictInt
 
-from hostplane.accounts.limits import PlanUsage
-from hostplane.accounts.plans import MAX_LIMIT, PlanService, PlanView
 from hostplane.api.deps import AccountPrincipal, AdminPrincipal, account_principal, admin_principal
 from hostplane.api.schema import RequestModel, ResponseModel
+from hostplane.plans.limits import PlanUsage
+from hostplane.plans.service import MAX_LIMIT, PlanService, PlanView
 
 Limit = Annotated[StrictInt, Field(ge=0, le=MAX_LIMIT)]
 FeatureName = Annotated[str, Field(min_length=1, max_length=64)]

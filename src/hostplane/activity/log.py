@@ -9,8 +9,17 @@ from typing import Any
 from sqlalchemy import false, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hostplane.accounts.models import ActivityEntry
-from hostplane.auth.principal import Actor
+from hostplane.activity.models import ActivityEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, for the activity log."""
+
+    user_id: int | None
+    ip: str
+    api_key_identifier: str | None = None
+
 
 LOGIN_OK = "auth.login.success"
 LOGIN_FAILED = "auth.login.failed"

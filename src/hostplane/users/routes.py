@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from pydantic import Field
 
-from hostplane.accounts.admin import UserAdminService
-from hostplane.accounts.routes import activity_page_out
-from hostplane.accounts.schemas import ActivityPageOut, UserOut
+from hostplane.activity.schemas import ActivityPageOut, activity_page_out
 from hostplane.api.deps import AdminPrincipal, admin_principal
 from hostplane.api.schema import RequestModel
+from hostplane.profile.schemas import UserOut
+from hostplane.users.service import UserAdminService
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_principal)])
 NO_CONTENT = status.HTTP_204_NO_CONTENT

@@ -17,13 +17,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
-from hostplane.accounts import activity
-from hostplane.accounts.limits import PlanUsage, usage
-from hostplane.accounts.plan_models import FEATURES, Plan, UserPlan
-from hostplane.accounts.service import lock_user
+from hostplane.activity import log as activity
+from hostplane.activity.log import Actor
 from hostplane.auth.models import User
-from hostplane.auth.principal import Actor
 from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.plans.limits import PlanUsage, usage
+from hostplane.plans.models import FEATURES, Plan, UserPlan
+from hostplane.profile.service import lock_user
 from hostplane.runtime import Runtime
 
 PLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
