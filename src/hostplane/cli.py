@@ -507,10 +507,10 @@ UserOption = Annotated[str, typer.Option("--user", help="The panel user who owns
 def doctor() -> None:
     """Each of the panel's own services: running or stopped, pid, healthy, version, config valid, ports.
     Exit code 1 when any of them is not running, not healthy or has a configuration its validator refuses."""
-    from hostplane.system.supervisor import Supervisor
+    from hostplane.hosting.state import build_supervisor
 
     settings = _settings()
-    statuses = _run(lambda rt: Supervisor.from_runtime(rt).status())
+    statuses = _run(lambda rt: build_supervisor(rt).status())
     table = Table("service", "state", "pid", "healthy", "version", "config")
     table.add_column("ports", no_wrap=True)
     for status in statuses:
@@ -540,7 +540,7 @@ def doctor() -> None:
 def reconcile() -> None:
     """Re-apply the whole desired state (websites, mail and DKIM configs, mail lookups, system users) and report
     what differed from it; running again reports nothing."""
-    from hostplane.system.supervisor import reconcile as reconcile_all
+    from hostplane.hosting.state import reconcile as reconcile_all
 
     result = _run(reconcile_all)
     for line in result.drift:

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
+from sqlalchemy import Row, Select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from hostplane.errors import NotFound
+
+T = TypeVar("T")
 
 
 def upsert(session: AsyncSession, table: Any) -> Any:
@@ -16,3 +21,20 @@ def upsert(session: AsyncSession, table: Any) -> Any:
     if dialect == "sqlite":
         return sqlite.insert(table)
     raise RuntimeError(f"unsupported database backend {dialect!r}")
+
+
+async def owned(db: AsyncSession, query: Select[T], what: str) -> T:
+    """The one object `query` selects, already scoped to its owner; else NotFound "No such <what>.": the same
+    answer whether it does not exist or belongs to someone else, so ids tell nothing about other tenants."""
+    found = await db.scalar(query)
+    if found is None:
+        raise NotFound(f"No such {what}.")
+    return found
+
+
+async def owned_row(db: AsyncSession, query: Select[Any], what: str) -> Row[Any]:
+    """`owned` for a query of several columns (an object with its parent): the row, or NotFound."""
+    found: Row[Any] | None = (await db.execute(query)).one_or_none()
+    if found is None:
+        raise NotFound(f"No such {what}.")
+    return found

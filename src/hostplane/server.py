@@ -11,11 +11,11 @@ import uvicorn
 import uvloop
 
 from hostplane.app import create_app
+from hostplane.hosting.state import build_supervisor
 from hostplane.jobs.service import JobService
 from hostplane.logs import redact_access_log
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
-from hostplane.system.supervisor import Supervisor
 from hostplane.tls.acme import renewal_loop
 
 
@@ -78,7 +78,7 @@ async def serve(settings: Settings, *, log_level: str = "info") -> None:
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop)
-    supervisor = Supervisor.from_runtime(runtime) if settings.embedded_services else None
+    supervisor = build_supervisor(runtime) if settings.embedded_services else None
     renewal: asyncio.Task[None] | None = None
     try:
         await JobService(runtime).recover()  # jobs a dead process left running are marked failed

@@ -7,7 +7,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
-from hostplane.domains.service import DomainService
+from hostplane.domains.websites import Websites
 from hostplane.runtime import Runtime
 from hostplane.system.nginx import NginxDriver
 
@@ -18,7 +18,7 @@ async def running_nginx(runtime: Runtime) -> AsyncIterator[NginxDriver]:
     fails, and SIGKILLed if that master is somehow still there."""
     driver = NginxDriver.from_settings(runtime.settings)
     try:
-        await driver.start(await DomainService(runtime, driver).sites())
+        await driver.start(await Websites(runtime, driver).sites())
         yield driver
     finally:
         pid = driver.master_pid()

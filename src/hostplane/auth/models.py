@@ -41,6 +41,12 @@ class User(Base):
         return self.role == ROLE_ADMIN
 
     @property
+    def has_system_account(self) -> bool:
+        """Only hosting users get a Linux account: administrators run the panel, they host nothing, and a panel
+        admin with a shell on the host would be a second, unaudited way to root."""
+        return self.role == ROLE_USER
+
+    @property
     def twofa_enabled(self) -> bool:
         return self.totp_secret_sealed is not None
 

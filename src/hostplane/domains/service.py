@@ -1,22 +1,13 @@
-"""Domains, subdomains and their websites: the rules, the transaction, and the nginx vhost that goes with each.
+"""Domains, subdomains and their websites: the rules, and the nginx vhost and docroot that go with each.
 
-Every change runs as one unit: the row is written (flushed, not committed), the whole nginx configuration is
-rendered from the database as the transaction sees it, checked, swapped in and reloaded, and only then is the
-transaction committed. If nginx refuses the configuration, the error propagates out of the unit of work, so the
-row is rolled back and the previous configuration is still the live one. The nginx lock is held across the whole
-unit, so two changes never render from states that miss each other's rows.
+Every change is one `Websites.change()` unit (domains/websites.py): the row and the docroot are written, nginx is
+checked and reloaded, then the row commits; any failure takes all of it back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import os
-import pwd
-import re
-import shutil
-from collections.abc import Sequence
-from pathlib import Path
 
 import jinja2
 from sqlalchemy import delete, select
@@ -25,18 +16,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
 from hostplane.auth.models import User
+from hostplane.dbutil import owned
 from hostplane.domains.models import Domain
-from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.domains.websites import Websites
+from hostplane.errors import Conflict, InvalidInput
 from hostplane.plans.limits import reserve
-from hostplane.profile.authorized_keys import has_system_user
 from hostplane.runtime import Runtime
-from hostplane.system.nginx import Drift, NginxDriver, Site
-from hostplane.system.ssh import GECOS_MARKER, linux_name
-from hostplane.tls import files as tls_files
-from hostplane.tls.models import TlsCertificate
+from hostplane.system.docroots import Docroots
+from hostplane.system.nginx import Drift
 
 MAX_NAME_INPUT = 300
-SAFE_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
 def domain_name(value: str, field: str = "name") -> str:
@@ -70,10 +59,11 @@ def default_page(name: str) -> bytes:
 
 
 class DomainService:
-    def __init__(self, runtime: Runtime, driver: NginxDriver | None = None) -> None:
+    def __init__(self, runtime: Runtime, websites: Websites | None = None) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
-        self.driver = driver or NginxDriver.from_settings(runtime.settings)
+        self.websites = websites or Websites(runtime)
+        self.docroots = Docroots(runtime.settings.resolved_www_dir)
 
     # - reads -
 
@@ -89,10 +79,7 @@ class DomainService:
     @staticmethod
     async def _owned(db: AsyncSession, owner: User, domain_id: int) -> Domain:
         """The user's domain, or 404 (also when it exists but belongs to someone else)."""
-        domain = await db.scalar(select(Domain).where(Domain.id == domain_id, Domain.user_id == owner.id))
-        if domain is None:
-            raise NotFound("No such domain.")
-        return domain
+        return await owned(db, select(Domain).where(Domain.id == domain_id, Domain.user_id == owner.id), "domain")
 
     # - writes -
 
@@ -119,170 +106,50 @@ class DomainService:
     async def delete(self, owner: User, domain_id: int) -> None:
         """Delete a domain (with its subdomains): its vhosts stop serving when this returns. The files in the
         docroots are kept (the owner may still want them; adding the domain again serves them again)."""
-        async with self.driver.exclusive():
-            committed = False
-            applied = False
-            try:
-                async with self.runtime.writing() as db:
-                    domain = await self._owned(db, owner, domain_id)
-                    await db.execute(delete(Domain).where(Domain.parent_id == domain.id))
-                    await db.delete(domain)
-                    await db.flush()
-                    await self.driver.apply(await self.desired_sites(db))
-                    applied = True
-                committed = True
-            finally:
-                if applied and not committed:
-                    await self.apply_committed()
+        async with self.websites.change() as change:
+            domain = await self._owned(change.db, owner, domain_id)
+            await change.db.execute(delete(Domain).where(Domain.parent_id == domain.id))
+            await change.db.delete(domain)
 
     async def _create(self, owner: User, name: str, *, parent_id: int | None) -> Domain:
-        docroot = self.docroot_for(owner, name)
+        docroot = self.docroots.path_for(owner.username, name)
         owner_ids = await self._docroot_owner(owner)
-        async with self.driver.exclusive():
-            created_dirs: list[Path] = []
-            committed = False
-            applied = False
+        async with self.websites.change() as change:
+            db = change.db
+            if await db.scalar(select(Domain.id).where(Domain.name == name)) is not None:
+                raise Conflict("This domain already exists.")
+            if parent_id is None:
+                await reserve(db, owner.id, "domains")
+            await reserve(db, owner.id, "websites", settings=self.settings)  # and the disk limit
+            domain = Domain(user_id=owner.id, name=name, parent_id=parent_id, docroot=str(docroot))
+            db.add(domain)
             try:
-                async with self.runtime.writing() as db:
-                    if await db.scalar(select(Domain.id).where(Domain.name == name)) is not None:
-                        raise Conflict("This domain already exists.")
-                    if parent_id is None:
-                        await reserve(db, owner.id, "domains")
-                    await reserve(db, owner.id, "websites", settings=self.settings)  # and the disk limit
-                    domain = Domain(user_id=owner.id, name=name, parent_id=parent_id, docroot=str(docroot))
-                    db.add(domain)
-                    try:
-                        await db.flush()
-                    except IntegrityError as exc:  # a concurrent add of the same name (PostgreSQL)
-                        raise Conflict("This domain already exists.") from exc
-                    created_dirs = await asyncio.to_thread(self._make_docroot, docroot, name, owner_ids)
-                    await self.driver.apply(await self.desired_sites(db))
-                    applied = True
-                committed = True
-                return domain
-            finally:
-                if not committed:
-                    await asyncio.to_thread(_remove_created, created_dirs)
-                    if applied:  # the commit itself failed after the swap: serve what the database holds
-                        await self.apply_committed()
+                await db.flush()
+            except IntegrityError as exc:  # a concurrent add of the same name (PostgreSQL)
+                raise Conflict("This domain already exists.") from exc
+            created = await asyncio.to_thread(self.docroots.create, docroot, default_page(name), owner_ids)
+            change.on_rollback(functools.partial(self.docroots.remove, created))
+        return domain
 
     # - the desired state -
 
-    @staticmethod
-    async def _sites(db: AsyncSession) -> list[Site]:
-        rows = await db.execute(
-            select(Domain.id, Domain.name, Domain.docroot, User.username, TlsCertificate.files_id)
-            .join(User, User.id == Domain.user_id)
-            .outerjoin(TlsCertificate, TlsCertificate.domain_id == Domain.id)
-            .order_by(Domain.name)
-        )
-        return [
-            Site(name=name, docroot=Path(docroot), owner=username, domain_id=id_, tls_id=tls_id or "")
-            for id_, name, docroot, username, tls_id in rows
-        ]
-
-    async def desired_sites(self, db: AsyncSession) -> list[Site]:
-        """The sites, with the files of their certificates on disk (written again if someone removed them)."""
-        sites = await self._sites(db)
-        await tls_files.restore_missing(self.runtime.keyring, self.driver, db, sites)
-        return sites
-
-    async def sites(self) -> list[Site]:
-        async with self.runtime.reading() as db:
-            return await self.desired_sites(db)
-
-    async def apply_committed(self) -> None:
-        """Render and apply what the database holds now."""
-        async with self.driver.exclusive():
-            await self.driver.apply(await self.sites())
-
-    async def start_server(self) -> None:
-        """Embedded layout: apply the desired state and start our nginx (for `hostplane serve`)."""
-        async with self.driver.exclusive():
-            await self.driver.start(await self.sites())
-
-    async def stop_server(self) -> None:
-        await self.driver.stop()
-
     async def reconcile(self) -> Drift:
-        """Put every nginx file back to the desired state; returns what differed."""
-        async with self.driver.exclusive():
-            sites = await self.sites()
-            await asyncio.to_thread(self._ensure_docroots, sites)
-            return await self.driver.reconcile(sites)
+        """Put every nginx file back to the desired state, and every docroot removed by hand; returns what
+        differed."""
+        async with self.websites.driver.exclusive():
+            sites = {site.docroot: site for site in await self.websites.sites()}
+            for docroot in await asyncio.to_thread(self.docroots.missing, sites):
+                site = sites[docroot]
+                ids = await self.runtime.system_users.account_ids(site.owner)  # never creates an account
+                await asyncio.to_thread(self.docroots.create, docroot, default_page(site.name), ids)
+            return await self.websites.reconcile()
 
     # - docroots -
-
-    def docroot_for(self, owner: User, name: str) -> Path:
-        if not SAFE_USERNAME.match(owner.username):
-            raise InvalidInput.on("username", "This account's name cannot be used for a folder.")
-        www = self.settings.resolved_www_dir
-        path = www / owner.username / name / "public"
-        if os.path.normpath(path) != str(path) or www not in path.parents:
-            raise InvalidInput.on("name", "This is not a valid domain name.", "regex")
-        return path
 
     async def _docroot_owner(self, owner: User) -> tuple[int, int] | None:
         """(uid, gid) of the Linux account hp-<username> that owns the user's docroots, created when missing; None
         when the panel manages no Linux accounts or the user has none (administrators)."""
-        if not self.settings.manage_system_users or not has_system_user(owner):
+        if not self.settings.manage_system_users or not owner.has_system_account:
             return None
         await self.runtime.system_users.ensure_user(owner.username)  # checks the account is ours
-        entry = pwd.getpwnam(linux_name(owner.username))
-        return entry.pw_uid, entry.pw_gid
-
-    def _existing_owner(self, username: str) -> tuple[int, int] | None:
-        """Reconcile: the user's Linux account if it exists and is ours (never creates one)."""
-        if not self.settings.manage_system_users:
-            return None
-        try:
-            entry = pwd.getpwnam(linux_name(username))
-        except KeyError:
-            return None
-        return (entry.pw_uid, entry.pw_gid) if entry.pw_gecos == GECOS_MARKER + username and entry.pw_uid else None
-
-    def _make_docroot(self, docroot: Path, name: str, owner_ids: tuple[int, int] | None = None) -> list[Path]:
-        """Create the docroot (world-readable: the nginx workers run as nobody) with a default page. Refuses to
-        follow a symlink planted anywhere below the www folder. Returns the folders it created, deepest last.
-        With `owner_ids`, the docroot and the default page belong to that account (chowned through descriptors
-        opened with O_NOFOLLOW; the folders above stay root's, so the user cannot swap them for links)."""
-        www = self.settings.resolved_www_dir
-        www.mkdir(parents=True, exist_ok=True)
-        os.chmod(www, 0o755)  # noqa: S103 (served by nginx)
-        created: list[Path] = []
-        current = www
-        for part in docroot.relative_to(www).parts:
-            current = current / part
-            try:
-                os.mkdir(current, 0o755)
-                os.chmod(current, 0o755)  # noqa: S103 (served by nginx)
-                created.append(current)
-            except FileExistsError:
-                if current.is_symlink() or not current.is_dir():
-                    raise InvalidInput.on("name", "The website folder for this domain is not usable.") from None
-        index = docroot / "index.html"
-        if not any(docroot.iterdir()):
-            fd = os.open(index, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
-            with os.fdopen(fd, "wb") as handle:
-                if owner_ids is not None:
-                    os.fchown(handle.fileno(), *owner_ids)
-                handle.write(default_page(name))
-        if owner_ids is not None:
-            folder = os.open(docroot, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
-            try:
-                os.fchown(folder, *owner_ids)
-            finally:
-                os.close(folder)
-        return created
-
-    def _ensure_docroots(self, sites: Sequence[Site]) -> None:
-        """Reconcile: a docroot removed by hand gets its default page back (only below the www folder)."""
-        www = self.settings.resolved_www_dir
-        for site in sites:
-            if www in site.docroot.parents and not site.docroot.is_dir():
-                self._make_docroot(site.docroot, site.name, self._existing_owner(site.owner))
-
-
-def _remove_created(created: list[Path]) -> None:
-    for folder in reversed(created):
-        shutil.rmtree(folder, ignore_errors=True)
+        return await self.runtime.system_users.account_ids(owner.username)

@@ -18,10 +18,6 @@ from hostplane.runtime import Runtime
 log = logging.getLogger("hostplane.profile")
 
 
-def has_system_user(user: User) -> bool:
-    return user.role == ROLE_USER
-
-
 async def sync_ssh_keys(rt: Runtime, db: AsyncSession, user: User) -> None:
     """Write the user's stored keys to their account's authorized_keys, inside the caller's unit of work.
 
@@ -29,7 +25,7 @@ async def sync_ssh_keys(rt: Runtime, db: AsyncSession, user: User) -> None:
     an account ends its SSH access too. Call it with the user row locked (lock_user), so two concurrent changes
     to one user's keys cannot both write a file from a stale list.
     """
-    if not has_system_user(user):
+    if not user.has_system_account:
         return
     keys: list[str] = []
     if not user.disabled:

@@ -23,7 +23,7 @@ from hostplane.auth.service import API_KEY_ID_LENGTH, API_KEY_PREFIX, API_KEY_SE
 from hostplane.db import utcnow
 from hostplane.errors import Conflict, FieldProblem, InvalidInput, LimitReached, NotFound
 from hostplane.panel.service import PanelSettingsService
-from hostplane.profile.authorized_keys import has_system_user, restore_ssh_keys, sync_ssh_keys
+from hostplane.profile.authorized_keys import restore_ssh_keys, sync_ssh_keys
 from hostplane.profile.models import SshKey
 from hostplane.runtime import Runtime
 from hostplane.security.passwords import check_password_policy
@@ -376,7 +376,7 @@ class AccountService:
             public_key=parsed.public_key,
             fingerprint=parsed.fingerprint,
         )
-        if has_system_user(principal.user):
+        if principal.user.has_system_account:
             await self.rt.system_users.ensure_user(principal.user.username)  # idempotent; useradd outside the unit
         try:
             async with self.rt.writing(changes_user=principal.user.id) as db:

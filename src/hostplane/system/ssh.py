@@ -92,6 +92,10 @@ class SystemUsers(Protocol):
         """Delete the account and its home folder, if it exists and is ours."""
         ...
 
+    async def account_ids(self, username: str) -> tuple[int, int] | None:
+        """(uid, gid) of the user's account if it exists and is ours; None otherwise (never creates one)."""
+        ...
+
     async def write_authorized_keys(self, username: str, keys: Sequence[str]) -> None:
         """Replace the account's authorized_keys with exactly these public keys (empty: no key logs in; an
         account that does not exist needs no empty file)."""
@@ -113,6 +117,9 @@ class DisabledSystemUsers:
     async def remove_user(self, username: str) -> None:
         return None
 
+    async def account_ids(self, username: str) -> tuple[int, int] | None:
+        return None
+
     async def write_authorized_keys(self, username: str, keys: Sequence[str]) -> None:
         return None
 
@@ -127,6 +134,12 @@ class LinuxSystemUsers:
 
     def home_of(self, username: str) -> Path:
         return self.home_root / linux_name(username)
+
+    async def account_ids(self, username: str) -> tuple[int, int] | None:
+        entry = await asyncio.to_thread(_lookup, linux_name(username))
+        if entry is None or not entry.pw_uid or entry.pw_gecos != GECOS_MARKER + username:
+            return None
+        return entry.pw_uid, entry.pw_gid
 
     async def ensure_user(self, username: str) -> Path:
         name, home = linux_name(username), self.home_of(username)

@@ -23,20 +23,16 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from hostplane.system import daemons
 from hostplane.system.dovecot import DovecotDriver
 from hostplane.system.mailconfig import ConfigRejected
 from hostplane.system.mailpaths import MailPaths
-from hostplane.system.nginx import NginxDriver
+from hostplane.system.nginx import NginxDriver, Site
 from hostplane.system.opendkim import OpenDkimDriver
 from hostplane.system.postfix import PostfixDriver
 from hostplane.system.runner import CommandError, run
-
-if TYPE_CHECKING:
-    from hostplane.domains.service import DomainService
-    from hostplane.runtime import Runtime
 
 log = logging.getLogger("hostplane.system.supervisor")
 
@@ -79,26 +75,26 @@ async def _ports_open(addresses: Sequence[Address]) -> bool:
 
 @dataclass
 class NginxService:
-    """Hostplane's own nginx: started with the sites the database holds (DomainService.start_server)."""
+    """Hostplane's own nginx, started and reloaded with the sites `desired` reads from the database."""
 
-    domains: DomainService
+    driver: NginxDriver
+    desired: Callable[[], Awaitable[list[Site]]]
     name: str = "nginx"
-
-    @property
-    def driver(self) -> NginxDriver:
-        return self.domains.driver
 
     def ports(self) -> list[Address]:
         return [_split_listen(address) for address in self.driver.layout.listen]
 
     async def start(self) -> None:
-        await self.domains.start_server()
+        async with self.driver.exclusive():
+            await self.driver.start(await self.desired())
 
     async def stop(self) -> None:
-        await self.domains.stop_server()
+        await self.driver.stop()
 
     async def reload(self) -> None:
-        await self.domains.apply_committed()  # renders, checks (nginx -t), swaps, reloads the running master
+        """Render, check (nginx -t), swap and reload the running master."""
+        async with self.driver.exclusive():
+            await self.driver.apply(await self.desired())
 
     async def healthy(self) -> bool:
         return await self.driver.healthy()
@@ -321,14 +317,6 @@ class Supervisor:
     """The last pid seen for each service: its process group, swept of leftovers after it died or stopped."""
     _watcher: asyncio.Task[None] | None = None
 
-    @classmethod
-    def from_runtime(cls, runtime: Runtime) -> Supervisor:
-        return cls(
-            build_services(runtime),
-            check_seconds=runtime.settings.services_check_seconds,
-            prepare=lambda: apply_desired_state(runtime),
-        )
-
     def service(self, name: str) -> ManagedService:
         for service in self.services:
             if service.name == name:
@@ -474,77 +462,3 @@ def _split_listen(address: str) -> Address:
     host, _, port = address.rpartition(":")
     host = host.strip("[]") or "127.0.0.1"
     return host, int(port)
-
-
-# --- building and the desired state ------------------------------------------------------------------------------
-
-
-def build_services(runtime: Runtime) -> list[ManagedService]:
-    """The embedded layout's services in start order: the signer and Dovecot (LMTP) before Postfix, which hands
-    mail to both; nginx last. nginx only when the panel runs its own (nginx_layout == "embedded")."""
-    from hostplane.domains.service import DomainService
-
-    settings = runtime.settings
-    paths = MailPaths.from_settings(settings)
-    services: list[ManagedService] = [DovecotService(DovecotDriver(settings, paths))]
-    services.append(SignerService(OpenDkimDriver.from_settings(settings)))
-    services.append(PostfixService(PostfixDriver(settings, paths)))
-    if settings.nginx_layout == "embedded":
-        services.append(NginxService(DomainService(runtime)))
-    return services
-
-
-@dataclass
-class Reconciled:
-    """What `hostplane reconcile` found different from the desired state and put back."""
-
-    drift: list[str] = field(default_factory=list)
-    system_users: int = 0
-
-    @property
-    def clean(self) -> bool:
-        return not self.drift
-
-
-async def apply_desired_state(runtime: Runtime) -> Reconciled:
-    """Before the services start: the mail lookup rows from the database and every hosting user's Linux account
-    and keys (each service renders its own config when it starts)."""
-    from hostplane.mail.dkim import DkimService
-    from hostplane.mail.service import MailService
-    from hostplane.profile.authorized_keys import sync_all
-
-    result = Reconciled()
-    result.drift += await DkimService(runtime).reapply()
-    mail = await MailService(runtime).reapply()
-    result.drift += [f"mail lookup: missing {item}" for item in mail.missing]
-    result.drift += [f"mail lookup: extra {item}" for item in mail.extra]
-    result.drift += [f"mail lookup: changed {item}" for item in mail.changed]
-    result.system_users = await sync_all(runtime)
-    for line in result.drift:
-        log.warning("desired state: %s (put back)", line)
-    return result
-
-
-async def reconcile(runtime: Runtime) -> Reconciled:
-    """Re-apply the whole desired state idempotently and report what differed: the nginx files (a vhost deleted
-    or edited by hand), the Postfix and Dovecot configs, the DKIM signer's files, the mail lookup rows and the
-    system users."""
-    from hostplane.domains.service import DomainService
-
-    settings = runtime.settings
-    result = Reconciled()
-    nginx = await DomainService(runtime).reconcile()
-    result.drift += [f"nginx: {line}" for line in nginx.describe()]
-    paths = MailPaths.from_settings(settings)
-    for name, apply in (
-        ("postfix", PostfixDriver(settings, paths).apply),
-        ("dovecot", DovecotDriver(settings, paths).apply),
-    ):
-        if await apply():
-            result.drift.append(f"{name}: configuration put back")
-    if await OpenDkimDriver.from_settings(settings).apply():
-        result.drift.append("opendkim: configuration put back")
-    state = await apply_desired_state(runtime)
-    result.drift += state.drift
-    result.system_users = state.system_users
-    return result

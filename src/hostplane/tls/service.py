@@ -1,16 +1,16 @@
 """Certificates of the websites: install (upload or ACME), read, days left, remove.
 
-An install is one unit, like a domain change: the input is validated completely first (nothing is written for a
-bad one), then under the nginx lock the row is written (flushed, not committed), the chain and key files are
-written (the key decrypted only for that), the whole nginx configuration is rendered with TLS for that vhost,
-checked with `nginx -t`, swapped in and reloaded, and only then is the row committed. If nginx refuses, the row
-is rolled back, the new files are removed, and the previous configuration (and certificate) stays live.
+An install is one `Websites.change()` unit, like a domain change: the input is validated completely first
+(nothing is written for a bad one), then the row and the chain and key files are written (the key decrypted only
+for that), nginx is checked and reloaded with TLS on that vhost, and only then is the row committed. If nginx
+refuses, the row is rolled back, the new files are removed, and the previous certificate stays live.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -20,11 +20,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane.auth.models import User
+from hostplane.dbutil import owned
 from hostplane.domains.models import Domain
 from hostplane.domains.service import DomainService
+from hostplane.domains.websites import Websites
 from hostplane.errors import InvalidInput, NotFound
 from hostplane.runtime import Runtime
-from hostplane.system.nginx import NginxDriver
 from hostplane.tls import validate
 from hostplane.tls.models import SOURCE_ACME, TlsCertificate, key_context
 
@@ -83,20 +84,19 @@ def _hostname(value: str) -> str:
 
 
 class CertificateService:
-    def __init__(self, runtime: Runtime, driver: NginxDriver | None = None) -> None:
+    def __init__(self, runtime: Runtime, websites: Websites | None = None) -> None:
         self.runtime = runtime
-        self.driver = driver or NginxDriver.from_settings(runtime.settings)
-        self.domains = DomainService(runtime, self.driver)
+        self.websites = websites or Websites(runtime)
+        self.domains = DomainService(runtime, self.websites)
 
     # - lookups -
 
     @staticmethod
     async def _domain(db: AsyncSession, owner: User, hostname: str) -> Domain:
         """The owner's domain or subdomain of that name, or 404 (also when another user has it)."""
-        domain = await db.scalar(select(Domain).where(Domain.name == _hostname(hostname), Domain.user_id == owner.id))
-        if domain is None:
-            raise NotFound("No such domain.")
-        return domain
+        return await owned(
+            db, select(Domain).where(Domain.name == _hostname(hostname), Domain.user_id == owner.id), "domain"
+        )
 
     async def hostname_of(self, owner: User, domain_id: int) -> str:
         """The name of one of the owner's domains by id (404 otherwise): for the routes."""
@@ -148,63 +148,37 @@ class CertificateService:
         async with self.runtime.reading() as db:
             name = (await self._domain(db, owner, hostname)).name
         valid = await asyncio.to_thread(validate.check, name, certificate_pem, private_key_pem, chain_pem)
-        async with self.driver.exclusive():
-            written = False
-            committed = False
-            applied = False
-            try:
-                async with self.runtime.writing() as db:
-                    domain = await self._domain(db, owner, name)
-                    row = await db.scalar(select(TlsCertificate).where(TlsCertificate.domain_id == domain.id))
-                    if row is None:
-                        row = TlsCertificate(domain_id=domain.id)
-                        db.add(row)
-                    row.hostname = domain.name
-                    row.source = source
-                    row.certificate_pem = valid.certificate_pem
-                    row.chain_pem = valid.chain_pem
-                    row.private_key_sealed = self.runtime.keyring.seal(valid.private_key_pem, key_context(domain.id))
-                    row.issuer = valid.issuer
-                    row.not_before = valid.not_before
-                    row.not_after = valid.not_after
-                    row.fingerprint = valid.fingerprint
-                    row.files_id = valid.files_id
-                    row.updated_at = dt.datetime.now(dt.UTC)
-                    await db.flush()
-                    written = await asyncio.to_thread(
-                        self.driver.write_tls_files,
-                        valid.files_id,
-                        valid.fullchain_pem.encode(),
-                        valid.private_key_pem,
-                    )
-                    await self.driver.apply(await self.domains.desired_sites(db))
-                    applied = True
-                    info = _info(row)
-                committed = True
-                return info
-            finally:
-                if not committed:
-                    if applied:  # the commit itself failed after the swap: serve what the database holds
-                        await self.domains.apply_committed()
-                    if written:
-                        await asyncio.to_thread(self.driver.remove_tls_files, valid.files_id)
+        async with self.websites.change() as change:
+            domain = await self._domain(change.db, owner, name)
+            row = await change.db.scalar(select(TlsCertificate).where(TlsCertificate.domain_id == domain.id))
+            if row is None:
+                row = TlsCertificate(domain_id=domain.id)
+                change.db.add(row)
+            row.hostname = domain.name
+            row.source = source
+            row.certificate_pem = valid.certificate_pem
+            row.chain_pem = valid.chain_pem
+            row.private_key_sealed = self.runtime.keyring.seal(valid.private_key_pem, key_context(domain.id))
+            row.issuer = valid.issuer
+            row.not_before = valid.not_before
+            row.not_after = valid.not_after
+            row.fingerprint = valid.fingerprint
+            row.files_id = valid.files_id
+            row.updated_at = dt.datetime.now(dt.UTC)
+            driver = self.websites.driver
+            if await asyncio.to_thread(
+                driver.write_tls_files, valid.files_id, valid.fullchain_pem.encode(), valid.private_key_pem
+            ):
+                change.on_rollback(functools.partial(driver.remove_tls_files, valid.files_id))
+            await change.db.flush()
+            info = _info(row)
+        return info
 
     async def remove(self, owner: User, hostname: str) -> None:
         """Remove the certificate: the site answers on HTTP only when this returns."""
-        async with self.driver.exclusive():
-            committed = False
-            applied = False
-            try:
-                async with self.runtime.writing() as db:
-                    domain = await self._domain(db, owner, hostname)
-                    row = await db.scalar(select(TlsCertificate).where(TlsCertificate.domain_id == domain.id))
-                    if row is None:
-                        raise NotFound("This domain has no certificate.")
-                    await db.delete(row)
-                    await db.flush()
-                    await self.driver.apply(await self.domains.desired_sites(db))
-                    applied = True
-                committed = True
-            finally:
-                if applied and not committed:
-                    await self.domains.apply_committed()
+        async with self.websites.change() as change:
+            domain = await self._domain(change.db, owner, hostname)
+            row = await change.db.scalar(select(TlsCertificate).where(TlsCertificate.domain_id == domain.id))
+            if row is None:
+                raise NotFound("This domain has no certificate.")
+            await change.db.delete(row)

@@ -11,7 +11,7 @@ from hostplane.activity.log import Actor
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.auth.service import AuthService
 from hostplane.errors import Conflict, InvalidInput, NotFound
-from hostplane.profile.authorized_keys import has_system_user, sync_ssh_keys
+from hostplane.profile.authorized_keys import sync_ssh_keys
 from hostplane.profile.service import clear_two_factor, lock_user
 from hostplane.runtime import Runtime
 from hostplane.security.passwords import check_password_policy
@@ -51,7 +51,7 @@ class UserAdminService:
                 db.add(user)
                 await db.flush()
                 activity.record(db, activity.USER_CREATED, actor, user_id=user.id, username=user.username, role=role)
-                if has_system_user(user):  # its Linux account; a failure rolls the panel user back
+                if user.has_system_account:  # its Linux account; a failure rolls the panel user back
                     await self.rt.system_users.ensure_user(user.username)
                     await sync_ssh_keys(self.rt, db, user)
         except IntegrityError as exc:

@@ -17,6 +17,7 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from hostplane.cli import app
+from hostplane.hosting.state import build_supervisor
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
@@ -82,7 +83,7 @@ async def panel_runtime(panel_settings: Settings) -> AsyncIterator[Runtime]:
 @pytest.fixture
 async def supervisor(panel_runtime: Runtime) -> AsyncIterator[Supervisor]:
     """A started supervisor; at the end every service is stopped and whatever is left of its processes killed."""
-    supervisor = Supervisor.from_runtime(panel_runtime)
+    supervisor = build_supervisor(panel_runtime)
     groups: set[int] = set()
     try:
         await supervisor.start()

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from hostplane.hosting.state import build_supervisor
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import build_runtime
 from hostplane.settings import Settings
@@ -37,7 +38,7 @@ def services(sqlite_template: Path) -> Iterator[Settings]:
     async def start() -> Supervisor:
         runtime = build_runtime(settings)
         try:
-            supervisor = Supervisor.from_runtime(runtime)
+            supervisor = build_supervisor(runtime)
             await supervisor.start()
             return supervisor
         finally:

@@ -13,6 +13,7 @@ import time
 import pytest
 
 from hostplane.errors import ServiceFailed
+from hostplane.hosting.state import build_supervisor
 from hostplane.runtime import Runtime
 from hostplane.system import daemons
 from hostplane.system.supervisor import Supervisor, group_members
@@ -95,7 +96,7 @@ async def test_stop_leaves_no_process_of_any_service_alive_and_doctor_then_repor
 async def test_when_a_service_cannot_start_the_ones_already_started_are_stopped_and_the_error_surfaces(
     panel_runtime: Runtime,
 ) -> None:
-    supervisor = Supervisor.from_runtime(panel_runtime)
+    supervisor = build_supervisor(panel_runtime)
     blocker = socket.socket()
     blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     blocker.bind(("127.0.0.1", panel_runtime.settings.nginx_http_port))  # nginx, started last, cannot listen

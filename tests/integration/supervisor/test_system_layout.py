@@ -9,6 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
+from hostplane.hosting.state import build_services
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from hostplane.system.dovecot import DovecotDriver
@@ -17,7 +18,6 @@ from hostplane.system.nginx import NginxDriver, Site, vhost_file
 from hostplane.system.opendkim import OpenDkimDriver
 from hostplane.system.postfix import PostfixDriver
 from hostplane.system.runner import run_sync
-from hostplane.system.supervisor import build_services
 
 NGINX = "/usr/sbin/nginx"
 

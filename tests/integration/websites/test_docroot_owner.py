@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from hostplane.domains.service import DomainService
+from hostplane.domains.websites import Websites
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from hostplane.system.nginx import NginxDriver
@@ -122,7 +123,7 @@ async def test_reconcile_puts_a_removed_docroot_back_owned_by_the_user(
     await user_api.login(hosting_user)
     docroot = Path((await user_api.post("/api/v1/domains", json={"name": "fixed.example"})).json()["docroot"])
     shutil.rmtree(docroot)
-    await DomainService(runtime, nginx).reconcile()
+    await DomainService(runtime, Websites(runtime, nginx)).reconcile()
     assert owner_uid(docroot) == uid
     assert owner_uid(docroot / "index.html") == uid
     assert (await fetch(runtime, "fixed.example")).status_code == 200

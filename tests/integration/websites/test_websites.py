@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from hostplane.domains.models import Domain
 from hostplane.domains.service import DomainService
+from hostplane.domains.websites import Websites
 from hostplane.errors import ServiceFailed
 from hostplane.runtime import Runtime
 from hostplane.system import nginx as nginx_module
@@ -185,7 +186,7 @@ async def test_a_reload_that_fails_after_the_swap_puts_the_previous_configuratio
     await user_api.login(alice)
     await add(user_api, "example.com")
     live_before = nginx.live_generation()
-    sites = await DomainService(runtime, nginx).sites()
+    sites = await Websites(runtime, nginx).sites()
     with socket.socket() as occupied:  # passes `nginx -t` (which binds nothing), fails at the reload
         occupied.bind(("127.0.0.1", 0))
         occupied.listen()
@@ -205,7 +206,7 @@ async def test_reconcile_puts_back_a_vhost_edited_or_deleted_by_hand_and_reports
     await user_api.login(alice)
     await add(user_api, "example.com")
     await add(user_api, "other.test")
-    service = DomainService(runtime, nginx)
+    service = DomainService(runtime, Websites(runtime, nginx))
     assert (await service.reconcile()).clean
     live = nginx.live_generation()
     assert live is not None
@@ -233,7 +234,7 @@ async def test_reconcile_brings_back_a_removed_live_configuration_and_a_removed_
     nginx.layout.live_link.unlink()
     (docroot / "index.html").unlink()
     os.rmdir(docroot)
-    drift = await DomainService(runtime, nginx).reconcile()
+    drift = await DomainService(runtime, Websites(runtime, nginx)).reconcile()
     assert drift.not_live
     assert "<h1>example.com</h1>" in (await fetch(runtime, "example.com")).text
 
