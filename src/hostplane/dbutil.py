@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any, TypeVar, TypeVarTuple
 
 from sqlalchemy import Row, Select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hostplane.errors import NotFound
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 def upsert(session: AsyncSession, table: Any) -> Any:
@@ -32,9 +33,9 @@ async def owned(db: AsyncSession, query: Select[T], what: str) -> T:
     return found
 
 
-async def owned_row(db: AsyncSession, query: Select[Any], what: str) -> Row[Any]:
+async def owned_row(db: AsyncSession, query: Select[*Ts], what: str) -> Row[*Ts]:
     """`owned` for a query of several columns (an object with its parent): the row, or NotFound."""
-    found: Row[Any] | None = (await db.execute(query)).one_or_none()
+    found = (await db.execute(query)).one_or_none()
     if found is None:
         raise NotFound(f"No such {what}.")
     return found

@@ -11,7 +11,8 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -21,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
 from hostplane.auth.principal import Principal
-from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.dbutil import owned, owned_row
+from hostplane.errors import Conflict, InvalidInput
 from hostplane.mail.dkim import DkimService
 from hostplane.mail.models import MailAlias, Mailbox, MailDomain
 from hostplane.plans.limits import reserve
@@ -62,9 +64,11 @@ def quota(value: int | None, default: int, field_name: str = "quota_mb") -> int:
 
 
 @dataclass
-class _LookupUndo:
-    """The lookup changes made so far in one unit of work, and how to take each back."""
+class MailChange:
+    """One change of the mail side: the unit's session, and the lookup changes made so far with how to take each
+    back (see MailService.change)."""
 
+    db: AsyncSession
     steps: list[Callable[[], None]] = field(default_factory=list)
 
     async def apply(self, change: Callable[[], None], undo: Callable[[], None]) -> None:
@@ -100,6 +104,22 @@ class MailService:
         self.lookup = MailLookup(self.paths.lookup)
         self.dovecot = DovecotDriver(runtime.settings, self.paths)
 
+    @asynccontextmanager
+    async def change(self) -> AsyncIterator[MailChange]:
+        """One change of mail domains, mailboxes or aliases: a unit of work on the panel database (the truth) plus
+        the matching row changes in the lookup files, made with `MailChange.apply`. If anything fails, the
+        transaction rolls back and every lookup change made so far is taken back."""
+        await self._ready()
+        change: MailChange | None = None
+        try:
+            async with self.rt.writing() as db:
+                change = MailChange(db)
+                yield change
+        except BaseException:
+            if change is not None:
+                change.rollback()
+            raise
+
     async def _ready(self) -> None:
         key = str(self.paths.lookup)
         if key not in _ensured:
@@ -117,22 +137,18 @@ class MailService:
     # --- lookups scoped to the owner (another user's object is a 404) -----------------------------------
     @staticmethod
     async def _domain(db: AsyncSession, principal: Principal, domain_id: int) -> MailDomain:
-        domain = await db.get(MailDomain, domain_id)
-        if domain is None or domain.user_id != principal.user.id:
-            raise NotFound("No such mail domain.")
-        return domain
+        query = select(MailDomain).where(MailDomain.id == domain_id, MailDomain.user_id == principal.user.id)
+        return await owned(db, query, "mail domain")
 
     @staticmethod
     async def _mailbox(db: AsyncSession, principal: Principal, mailbox_id: int) -> MailboxView:
-        row = (
-            await db.execute(
-                select(Mailbox, MailDomain)
-                .join(MailDomain, MailDomain.id == Mailbox.domain_id)
-                .where(Mailbox.id == mailbox_id, MailDomain.user_id == principal.user.id)
-            )
-        ).one_or_none()
-        if row is None:
-            raise NotFound("No such mailbox.")
+        row = await owned_row(
+            db,
+            select(Mailbox, MailDomain)
+            .join(MailDomain, MailDomain.id == Mailbox.domain_id)
+            .where(Mailbox.id == mailbox_id, MailDomain.user_id == principal.user.id),
+            "mailbox",
+        )
         return MailboxView(row[0], row[1])
 
     # --- domains --------------------------------------------------------------------------------------
@@ -155,53 +171,43 @@ class MailService:
 
     async def add_domain(self, principal: Principal, name: str) -> MailDomain:
         name = validation.hostname(name, "name")
-        await self._ready()
-        undo = _LookupUndo()
-        try:
-            async with self.rt.writing() as db:
-                if await db.scalar(select(MailDomain.id).where(MailDomain.name == name)) is not None:
-                    raise Conflict("This mail domain already exists.")
-                await reserve(db, principal.user.id, "disk_mb", 0, settings=self.rt.settings)  # refused when full
-                domain = MailDomain(user_id=principal.user.id, name=name)
-                db.add(domain)
-                await self._flush(db, "This mail domain already exists.")
-                await undo.apply(partial(self.lookup.put_domain, name), partial(self.lookup.remove_domain, name))
-        except BaseException:
-            undo.rollback()
-            raise
+        async with self.change() as change:
+            db = change.db
+            if await db.scalar(select(MailDomain.id).where(MailDomain.name == name)) is not None:
+                raise Conflict("This mail domain already exists.")
+            await reserve(db, principal.user.id, "disk_mb", 0, settings=self.rt.settings)  # refused when full
+            domain = MailDomain(user_id=principal.user.id, name=name)
+            db.add(domain)
+            await self._flush(db, "This mail domain already exists.")
+            await change.apply(partial(self.lookup.put_domain, name), partial(self.lookup.remove_domain, name))
         return domain
 
     async def delete_domain(self, principal: Principal, domain_id: int, *, archive: bool = True) -> str:
         """The domain, its mailboxes and aliases; delivery to any of them is refused at once. Returns what
         became of the domain's mail folder: "archived", "removed" or "absent"."""
-        await self._ready()
-        undo = _LookupUndo()
-        try:
-            async with self.rt.writing() as db:
-                domain = await self._domain(db, principal, domain_id)
-                mailboxes = list(await db.scalars(select(Mailbox).where(Mailbox.domain_id == domain.id)))
-                name = domain.name
-                aliases = [
-                    (f"{alias.local_part}@{name}", alias.destination)
-                    for alias in await db.scalars(select(MailAlias).where(MailAlias.domain_id == domain.id))
-                ]
-                rows = [self._row(domain, mailbox) for mailbox in mailboxes]
-                await db.execute(delete(MailAlias).where(MailAlias.domain_id == domain.id))
-                await db.execute(delete(Mailbox).where(Mailbox.domain_id == domain.id))
-                await db.delete(domain)
-                await db.flush()
+        async with self.change() as change:
+            db = change.db
+            domain = await self._domain(db, principal, domain_id)
+            mailboxes = list(await db.scalars(select(Mailbox).where(Mailbox.domain_id == domain.id)))
+            name = domain.name
+            aliases = [
+                (f"{alias.local_part}@{name}", alias.destination)
+                for alias in await db.scalars(select(MailAlias).where(MailAlias.domain_id == domain.id))
+            ]
+            rows = [self._row(domain, mailbox) for mailbox in mailboxes]
+            await db.execute(delete(MailAlias).where(MailAlias.domain_id == domain.id))
+            await db.execute(delete(Mailbox).where(Mailbox.domain_id == domain.id))
+            await db.delete(domain)
+            await db.flush()
 
-                def restore() -> None:
-                    self.lookup.put_domain(name)
-                    for row in rows:
-                        self.lookup.put_mailbox(row)
-                    for source, destination in aliases:
-                        self.lookup.put_alias(source, destination)
+            def restore() -> None:
+                self.lookup.put_domain(name)
+                for row in rows:
+                    self.lookup.put_mailbox(row)
+                for source, destination in aliases:
+                    self.lookup.put_alias(source, destination)
 
-                await undo.apply(partial(self.lookup.remove_domain, name), restore)
-        except BaseException:
-            undo.rollback()
-            raise
+            await change.apply(partial(self.lookup.remove_domain, name), restore)
         for row in rows:
             await self.dovecot.kick(row.address)
         await DkimService(self.rt).forget(name)  # its key row went with the domain (ON DELETE CASCADE)
@@ -230,24 +236,17 @@ class MailService:
             domain = await self._domain(db, principal, domain_id)
         check_password_policy(password, self.rt.settings, username=f"{local}@{domain.name}")
         password_hash = await self.rt.hashing.hash(password)
-        await self._ready()
-        undo = _LookupUndo()
-        try:
-            async with self.rt.writing() as db:
-                domain = await self._domain(db, principal, domain_id)
-                await self._check_address_free(db, domain, local)
-                await reserve(db, principal.user.id, "mailboxes", settings=self.rt.settings)  # and the disk limit
-                await reserve(db, principal.user.id, "mail_quota_mb", size)
-                mailbox = Mailbox(domain_id=domain.id, local_part=local, password_hash=password_hash, quota_mb=size)
-                db.add(mailbox)
-                await self._flush(db, "This address is already in use.")
-                row = self._row(domain, mailbox)
-                await undo.apply(
-                    partial(self.lookup.put_mailbox, row), partial(self.lookup.remove_mailbox, row.address)
-                )
-        except BaseException:
-            undo.rollback()
-            raise
+        async with self.change() as change:
+            db = change.db
+            domain = await self._domain(db, principal, domain_id)
+            await self._check_address_free(db, domain, local)
+            await reserve(db, principal.user.id, "mailboxes", settings=self.rt.settings)  # and the disk limit
+            await reserve(db, principal.user.id, "mail_quota_mb", size)
+            mailbox = Mailbox(domain_id=domain.id, local_part=local, password_hash=password_hash, quota_mb=size)
+            db.add(mailbox)
+            await self._flush(db, "This address is already in use.")
+            row = self._row(domain, mailbox)
+            await change.apply(partial(self.lookup.put_mailbox, row), partial(self.lookup.remove_mailbox, row.address))
         return MailboxView(mailbox, domain)
 
     async def change_password(self, principal: Principal, mailbox_id: int, password: str) -> None:
@@ -256,42 +255,30 @@ class MailService:
             view = await self._mailbox(db, principal, mailbox_id)
         check_password_policy(password, self.rt.settings, username=view.address)
         password_hash = await self.rt.hashing.hash(password)
-        await self._ready()
-        undo = _LookupUndo()
-        try:
-            async with self.rt.writing() as db:
-                view = await self._mailbox(db, principal, mailbox_id)
-                old = dovecot_password(view.mailbox.password_hash)
-                view.mailbox.password_hash = password_hash
-                await db.flush()
-                address = view.address
-                await undo.apply(
-                    partial(self.lookup.set_password, address, dovecot_password(password_hash)),
-                    partial(self.lookup.set_password, address, old),
-                )
-        except BaseException:
-            undo.rollback()
-            raise
+        async with self.change() as change:
+            db = change.db
+            view = await self._mailbox(db, principal, mailbox_id)
+            old = dovecot_password(view.mailbox.password_hash)
+            view.mailbox.password_hash = password_hash
+            await db.flush()
+            address = view.address
+            await change.apply(
+                partial(self.lookup.set_password, address, dovecot_password(password_hash)),
+                partial(self.lookup.set_password, address, old),
+            )
         await self.dovecot.kick(address)
 
     async def delete_mailbox(self, principal: Principal, mailbox_id: int, *, archive: bool = True) -> str:
         """Delivery is refused (550) and logins fail from now on. The Maildir is moved to the archive or
         removed; returns "archived", "removed" or "absent" (never received mail nor logged in)."""
-        await self._ready()
-        undo = _LookupUndo()
-        try:
-            async with self.rt.writing() as db:
-                view = await self._mailbox(db, principal, mailbox_id)
-                row = self._row(view.domain, view.mailbox)
-                domain_name, local = view.domain.name, view.mailbox.local_part
-                await db.delete(view.mailbox)
-                await db.flush()
-                await undo.apply(
-                    partial(self.lookup.remove_mailbox, row.address), partial(self.lookup.put_mailbox, row)
-                )
-        except BaseException:
-            undo.rollback()
-            raise
+        async with self.change() as change:
+            db = change.db
+            view = await self._mailbox(db, principal, mailbox_id)
+            row = self._row(view.domain, view.mailbox)
+            domain_name, local = view.domain.name, view.mailbox.local_part
+            await db.delete(view.mailbox)
+            await db.flush()
+            await change.apply(partial(self.lookup.remove_mailbox, row.address), partial(self.lookup.put_mailbox, row))
         await self.dovecot.kick(row.address)
         return await asyncio.to_thread(
             self.dovecot.dispose_maildir,
@@ -316,63 +303,51 @@ class MailService:
     ) -> tuple[MailAlias, MailDomain]:
         local = local_part(local)
         target = validation.email(destination, "destination")
-        await self._ready()
-        undo = _LookupUndo()
-        try:
-            async with self.rt.writing() as db:
-                domain = await self._domain(db, principal, domain_id)
-                source = f"{local}@{domain.name}"
-                if target == source:
-                    raise InvalidInput.on("destination", "An alias cannot point to itself.", "different")
-                taken = await db.scalar(
-                    select(Mailbox.id).where(Mailbox.domain_id == domain.id, Mailbox.local_part == local)
+        async with self.change() as change:
+            db = change.db
+            domain = await self._domain(db, principal, domain_id)
+            source = f"{local}@{domain.name}"
+            if target == source:
+                raise InvalidInput.on("destination", "An alias cannot point to itself.", "different")
+            taken = await db.scalar(
+                select(Mailbox.id).where(Mailbox.domain_id == domain.id, Mailbox.local_part == local)
+            )
+            if taken is not None:
+                raise Conflict("This address is a mailbox.")
+            duplicate = await db.scalar(
+                select(MailAlias.id).where(
+                    MailAlias.domain_id == domain.id,
+                    MailAlias.local_part == local,
+                    MailAlias.destination == target,
                 )
-                if taken is not None:
-                    raise Conflict("This address is a mailbox.")
-                duplicate = await db.scalar(
-                    select(MailAlias.id).where(
-                        MailAlias.domain_id == domain.id,
-                        MailAlias.local_part == local,
-                        MailAlias.destination == target,
-                    )
-                )
-                if duplicate is not None:
-                    raise Conflict("This alias already exists.")
-                alias = MailAlias(domain_id=domain.id, local_part=local, destination=target)
-                db.add(alias)
-                await self._flush(db, "This alias already exists.")
-                await undo.apply(
-                    partial(self.lookup.put_alias, source, target), partial(self.lookup.remove_alias, source, target)
-                )
-        except BaseException:
-            undo.rollback()
-            raise
+            )
+            if duplicate is not None:
+                raise Conflict("This alias already exists.")
+            alias = MailAlias(domain_id=domain.id, local_part=local, destination=target)
+            db.add(alias)
+            await self._flush(db, "This alias already exists.")
+            await change.apply(
+                partial(self.lookup.put_alias, source, target), partial(self.lookup.remove_alias, source, target)
+            )
         return alias, domain
 
     async def delete_alias(self, principal: Principal, alias_id: int) -> None:
-        await self._ready()
-        undo = _LookupUndo()
-        try:
-            async with self.rt.writing() as db:
-                row = (
-                    await db.execute(
-                        select(MailAlias, MailDomain)
-                        .join(MailDomain, MailDomain.id == MailAlias.domain_id)
-                        .where(MailAlias.id == alias_id, MailDomain.user_id == principal.user.id)
-                    )
-                ).one_or_none()
-                if row is None:
-                    raise NotFound("No such alias.")
-                alias, domain = row
-                source, target = f"{alias.local_part}@{domain.name}", alias.destination
-                await db.delete(alias)
-                await db.flush()
-                await undo.apply(
-                    partial(self.lookup.remove_alias, source, target), partial(self.lookup.put_alias, source, target)
-                )
-        except BaseException:
-            undo.rollback()
-            raise
+        async with self.change() as change:
+            db = change.db
+            row = await owned_row(
+                db,
+                select(MailAlias, MailDomain)
+                .join(MailDomain, MailDomain.id == MailAlias.domain_id)
+                .where(MailAlias.id == alias_id, MailDomain.user_id == principal.user.id),
+                "alias",
+            )
+            alias, domain = row
+            source, target = f"{alias.local_part}@{domain.name}", alias.destination
+            await db.delete(alias)
+            await db.flush()
+            await change.apply(
+                partial(self.lookup.remove_alias, source, target), partial(self.lookup.put_alias, source, target)
+            )
 
     # --- reconcile ------------------------------------------------------------------------------------
     async def reapply(self) -> Drift:
