@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, field
 
@@ -29,6 +30,10 @@ class Principal:
     session_id: str | None = None
     api_key_identifier: str | None = None
     scopes: tuple[str, ...] = field(default_factory=tuple)
+    allowed_ips: tuple[str, ...] = field(default_factory=tuple)
+    """The API key's own address list (empty: any address)."""
+    key_expires_at: dt.datetime | None = None
+    """The API key's own expiry (None: never)."""
 
     @property
     def actor(self) -> Actor:

@@ -11,7 +11,8 @@ import functools
 import hmac
 import ipaddress
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from hostplane.auth import totp
 from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryCode, User
 from hostplane.auth.principal import Client, Principal
 from hostplane.auth.tokens import decode_access_token, issue_access_token
+from hostplane.auth.users import find_by_login_name
 from hostplane.db import utcnow
 from hostplane.errors import (
     AuthenticationRequired,
@@ -56,6 +58,21 @@ class IncorrectPassword(HostplaneError):
     code = "incorrect_password"
     status = 400
     title = "Incorrect password"
+
+
+@dataclass(frozen=True)
+class PasswordGuess:
+    """One password guess at an account, for AuthService.check_password: what it is throttled under, how its
+    failure is logged, and the stored hash to check it against (None: no such account, a dummy is checked)."""
+
+    keys: list[str]
+    actor: Actor
+    password_hash: str | None
+    user_id: int | None
+    refusal: str | None = None
+    """Refuse even the right password, for this reason (a disabled account, an account of another service)."""
+    failure_event: str | None = None
+    properties: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -115,45 +132,99 @@ class AuthService:
 
     # --- password step -------------------------------------------------------------------------------
 
-    async def login(self, username: str, password: str, client: Client) -> IssuedToken | TwoFactorChallenge:
+    async def check_password(
+        self, guess: PasswordGuess, password: str, *, failed: Callable[[], HostplaneError]
+    ) -> bool:
+        """The one throttled password check: refused at once while its keys are throttled (logged), the same
+        argon2 cost whether the account exists or not, a failure counted under every key and logged, and the
+        answer `failed()` for a wrong password, an unknown account and a refused one alike. Returns whether the
+        stored hash should be renewed."""
         now = utcnow()
-        async with self.rt.reading() as db:
-            user = await self._find_login_user(db, username)
-        # Count failures against the account itself, whether it was named by username or by email address.
-        keys = [account_key(user.username if user else username), address_key(client.ip)]
-        await self._check_throttle(keys, now, Actor(None, client.ip), username=_loggable_name(username))
-        ok, needs_rehash = await self.rt.hashing.verify(user.password_hash if user else None, password)
-        if not ok or user is None or user.disabled:
-            async with self.rt.writing() as db:
-                await self.rt.throttle.record_failure(db, keys, now)
-                reason = "disabled" if ok and user else "bad_credentials"
+        await self._check_throttle(guess.keys, now, guess.actor, **guess.properties)
+        ok, needs_rehash = await self.rt.hashing.verify(guess.password_hash, password)
+        if ok and guess.refusal is None:
+            return needs_rehash
+        async with self.rt.writing() as db:
+            await self.rt.throttle.record_failure(db, guess.keys, now)
+            if guess.failure_event is not None:
+                reason = guess.refusal if ok and guess.refusal else "bad_credentials"
                 activity.record(
-                    db,
-                    activity.LOGIN_FAILED,
-                    Actor(None, client.ip),
-                    user_id=user.id if user else None,
-                    username=_loggable_name(username),
-                    reason=reason,
+                    db, guess.failure_event, guess.actor, user_id=guess.user_id, reason=reason, **guess.properties
                 )
-            raise InvalidCredentials(BAD_LOGIN)
-        new_hash = await self.rt.hashing.hash(password) if needs_rehash else None
+        raise failed()
+
+    async def user_guess(
+        self, username: str, client: Client, *, method: str, refuse: Callable[[User], str | None] | None = None
+    ) -> tuple[User | None, PasswordGuess]:
+        """A login guess at the account named by username or email: its failures count against the account
+        itself whatever name was typed. `refuse`: a reason to refuse the account even with its right password
+        (answered exactly like a wrong one); a disabled account is always refused."""
+        async with self.rt.reading() as db:
+            user = await find_by_login_name(db, username)
+        refusal = None
+        if user is not None:
+            refusal = "disabled" if user.disabled else refuse(user) if refuse else None
+        properties = {"username": _loggable_name(username)}
+        if method != "password":
+            properties["method"] = method
+        guess = PasswordGuess(
+            keys=[account_key(user.username if user else username), address_key(client.ip)],
+            actor=Actor(None, client.ip),
+            password_hash=user.password_hash if user else None,
+            user_id=user.id if user else None,
+            refusal=refusal,
+            failure_event=activity.LOGIN_FAILED,
+            properties=properties,
+        )
+        return user, guess
+
+    async def _renew_hash(self, user: User, password: str) -> None:
+        new_hash = await self.rt.hashing.hash(password)
+        async with self.rt.writing() as db:
+            await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+
+    async def login(
+        self,
+        username: str,
+        password: str,
+        client: Client,
+        *,
+        refuse: Callable[[User], str | None] | None = None,
+    ) -> IssuedToken | TwoFactorChallenge:
+        """The password step of every login: a session, or a two-factor challenge when the account has 2FA on."""
+        user, guess = await self.user_guess(username, client, method="password", refuse=refuse)
+        needs_rehash = await self.check_password(guess, password, failed=lambda: InvalidCredentials(BAD_LOGIN))
+        assert user is not None  # check_password refuses an unknown account
+        if needs_rehash:
+            await self._renew_hash(user, password)
         # A login only adds a session (and stamps last_login): nothing a cached credential of the user stands
         # for changes, so the other sessions keep their cache entries (GET /account's last_login may lag by
         # the cache TTL). Dropping them here made every login cost each reader of the account a query.
+        now = utcnow()
         async with self.rt.writing() as db:
-            if new_hash:
-                await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
             if user.twofa_enabled:
                 # The account's failures are cleared only once the second factor succeeds: a correct password
                 # alone must not buy whoever knows it a fresh round of code guesses.
                 return await self._open_challenge(db, user, client, now)
-            await self.rt.throttle.reset(db, keys[:1])
-            return await self._open_session(db, user, client, now, method="password")
+            await self.rt.throttle.reset(db, guess.keys[:1])
+            return await self.open_session(db, user, client, now, method="password")
 
-    async def _find_login_user(self, db: AsyncSession, username: str) -> User | None:
-        name = username.strip().lower()
-        column = User.email if "@" in name else User.username
-        return await db.scalar(select(User).where(column == name))
+    async def login_with_code(
+        self,
+        username: str,
+        password: str,
+        client: Client,
+        code: str | None,
+        *,
+        refuse: Callable[[User], str | None] | None = None,
+    ) -> IssuedToken | TwoFactorChallenge:
+        """Both login steps in one request, for clients that send the code with the password (OpenPanel,
+        EasySuperSecureEmail, cPanel's `tfa_token`): a session; the challenge when 2FA is on and no code came;
+        InvalidCredentials(BAD_CODE) for a wrong code."""
+        outcome = await self.login(username, password, client, refuse=refuse)
+        if isinstance(outcome, TwoFactorChallenge) and code is not None and code.strip():
+            return await self.complete_two_factor(outcome.challenge, code, client)
+        return outcome
 
     async def _check_throttle(self, keys: list[str], now: dt.datetime, actor: Actor, **properties: str) -> None:
         async with self.rt.reading() as db:
@@ -183,7 +254,7 @@ class AuthService:
         activity.record(db, activity.TWOFA_CHALLENGE, Actor(user.id, client.ip), user_id=user.id)
         return TwoFactorChallenge(challenge=token, expires_in=lifetime, user_id=user.id)
 
-    async def _open_session(
+    async def open_session(
         self, db: AsyncSession, user: User, client: Client, now: dt.datetime, *, method: str
     ) -> IssuedToken:
         lifetime = self.rt.settings.access_token_seconds
@@ -242,7 +313,7 @@ class AuthService:
                 )
                 if claimed.rowcount == 1:  # type: ignore[attr-defined]
                     await self.rt.throttle.reset(db, keys[:1])
-                    return await self._open_session(db, user, client, now, method=method)
+                    return await self.open_session(db, user, client, now, method=method)
         async with self.rt.writing() as db:
             await self.rt.throttle.record_failure(db, keys, now)
             burn = ticket.failures + 1 >= CHALLENGE_MAX_FAILURES
@@ -343,7 +414,12 @@ class AuthService:
                 )
             self.rt.credentials.note_use(credential, now)
         return Principal(
-            user=cached.user, client=client, api_key_identifier=cached.api_key_identifier, scopes=cached.scopes
+            user=cached.user,
+            client=client,
+            api_key_identifier=cached.api_key_identifier,
+            scopes=cached.scopes,
+            allowed_ips=cached.allowed_ips,
+            key_expires_at=cached.api_key_expires_at,
         )
 
     async def _look_up_session(self, credential: str, now: dt.datetime) -> CachedCredential:
@@ -388,31 +464,15 @@ class AuthService:
         and logging as login(), but no session. An account with two-factor on must send a current TOTP code
         (`otp`), which is burnt like any other: one code, one request. The two-factor policy holds as for
         sessions."""
-        now = utcnow()
-        async with self.rt.reading() as db:
-            user = await self._find_login_user(db, username)
-        keys = [account_key(user.username if user else username), address_key(client.ip)]
-        actor = Actor(user.id if user else None, client.ip)
-        await self._check_throttle(keys, now, Actor(None, client.ip), username=_loggable_name(username))
-        ok, needs_rehash = await self.rt.hashing.verify(user.password_hash if user else None, password)
-        if not ok or user is None or user.disabled:
-            async with self.rt.writing() as db:
-                await self.rt.throttle.record_failure(db, keys, now)
-                activity.record(
-                    db,
-                    activity.LOGIN_FAILED,
-                    Actor(None, client.ip),
-                    user_id=user.id if user else None,
-                    username=_loggable_name(username),
-                    reason="disabled" if ok and user else "bad_credentials",
-                    method="basic",
-                )
-            raise InvalidCredentials(BAD_LOGIN)
+        user, guess = await self.user_guess(username, client, method="basic")
+        needs_rehash = await self.check_password(guess, password, failed=lambda: InvalidCredentials(BAD_LOGIN))
+        assert user is not None  # check_password refuses an unknown account
+        actor = Actor(user.id, client.ip)
         if user.twofa_enabled:
             async with self.rt.writing() as db:
                 accepted = otp is not None and await self.accept_totp(db, user, otp.strip(), actor)
                 if not accepted:
-                    await self.rt.throttle.record_failure(db, keys, now)
+                    await self.rt.throttle.record_failure(db, guess.keys, utcnow())
                     if otp is None:
                         activity.record(db, activity.TWOFA_FAILED, actor, user_id=user.id, reason="missing_totp")
             if not accepted:
@@ -422,9 +482,7 @@ class AuthService:
                 if await two_factor_policy_on(db):
                     raise TwoFactorSetupRequired(SETUP_REQUIRED)
         if needs_rehash:
-            new_hash = await self.rt.hashing.hash(password)
-            async with self.rt.writing() as db:
-                await db.execute(update(User).where(User.id == user.id).values(password_hash=new_hash))
+            await self._renew_hash(user, password)
         return Principal(user=user, client=client)
 
     async def _look_up_api_key(self, credential: str, now: dt.datetime) -> CachedCredential:
@@ -449,6 +507,7 @@ class AuthService:
             api_key_identifier=key.identifier,
             scopes=tuple(key.scopes or ()),
             allowed_ips=tuple(key.allowed_ips or ()),
+            api_key_expires_at=key.expires_at,
             api_key_last_used_at=key.last_used_at,
         )
 
@@ -502,21 +561,16 @@ class AuthService:
         """Check the current password before a sensitive change; wrong guesses are throttled and logged."""
         if not password:
             raise InvalidInput.on(field, "The current password is required for this change.", "required")
-        now = utcnow()
-        keys = [account_key(principal.user.username), address_key(principal.client.ip)]
-        await self._check_throttle(keys, now, principal.actor, step="password_confirmation")
         async with self.rt.reading() as db:
             stored = await db.scalar(select(User.password_hash).where(User.id == principal.user.id))
-        ok, _ = await self.rt.hashing.verify(stored, password)
-        if not ok:
-            async with self.rt.writing() as db:
-                await self.rt.throttle.record_failure(db, keys, now)
-                activity.record(db, activity.PASSWORD_CHECK_FAILED, principal.actor, user_id=principal.user.id)
-            raise IncorrectPassword("The password provided is incorrect.")
-
-    async def require_proof_for_key_principal(self, principal: Principal, password: str | None) -> None:
-        """An API key alone never changes security settings: it must come with the account password."""
-        if principal.by_api_key:
-            if not password:
-                raise PermissionDenied("An API key cannot change security settings without the account password.")
-            await self.confirm_password(principal, password)
+        guess = PasswordGuess(
+            keys=[account_key(principal.user.username), address_key(principal.client.ip)],
+            actor=principal.actor,
+            password_hash=stored,
+            user_id=principal.user.id,
+            failure_event=activity.PASSWORD_CHECK_FAILED,
+            properties={"step": "password_confirmation"},
+        )
+        await self.check_password(
+            guess, password, failed=lambda: IncorrectPassword("The password provided is incorrect.")
+        )

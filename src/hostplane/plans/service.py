@@ -20,10 +20,10 @@ from hostplane import validation
 from hostplane.activity import log as activity
 from hostplane.activity.log import Actor
 from hostplane.auth.models import User
+from hostplane.auth.users import lock_user
 from hostplane.errors import Conflict, InvalidInput, NotFound
 from hostplane.plans.limits import PlanUsage, usage
 from hostplane.plans.models import FEATURES, Plan, UserPlan
-from hostplane.profile.service import lock_user
 from hostplane.runtime import Runtime
 
 PLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")

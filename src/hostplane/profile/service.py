@@ -20,10 +20,12 @@ from hostplane.auth import totp
 from hostplane.auth.models import ApiKey, RecoveryCode, User
 from hostplane.auth.principal import SCOPE_PATTERN, Principal
 from hostplane.auth.service import API_KEY_ID_LENGTH, API_KEY_PREFIX, API_KEY_SECRET_LENGTH, AuthService
+from hostplane.auth.users import clear_two_factor, lock_user
 from hostplane.db import utcnow
 from hostplane.errors import Conflict, FieldProblem, InvalidInput, LimitReached, NotFound
 from hostplane.panel.service import PanelSettingsService
 from hostplane.profile.authorized_keys import restore_ssh_keys, sync_ssh_keys
+from hostplane.profile.key_rights import check_within_rights, may_manage_keys
 from hostplane.profile.models import SshKey
 from hostplane.runtime import Runtime
 from hostplane.security.passwords import check_password_policy
@@ -60,15 +62,6 @@ KEEP = Keep.KEEP
 
 def _random_string(alphabet: str, length: int) -> str:
     return "".join(secrets.choice(alphabet) for _ in range(length))
-
-
-async def lock_user(db: AsyncSession, user_id: int) -> User:
-    """Load the user row for update, so per-user limits hold under concurrent requests (PostgreSQL; SQLite
-    write transactions are already serialised by BEGIN IMMEDIATE)."""
-    user = await db.scalar(select(User).where(User.id == user_id).with_for_update())
-    if user is None:
-        raise NotFound("No such user.")
-    return user
 
 
 class AccountService:
@@ -189,6 +182,12 @@ class AccountService:
 
     # --- API keys ------------------------------------------------------------------------------------
 
+    async def _confirm_if_given(self, principal: Principal, password: str | None) -> None:
+        """Managing keys is a matter of rights (profile/key_rights.py), not of the password; a password sent
+        anyway (older clients send it) must still be the right one."""
+        if password:
+            await self.auth.confirm_password(principal, password)
+
     async def list_api_keys(self, principal: Principal) -> list[ApiKey]:
         async with self.rt.reading() as db:
             rows = await db.scalars(select(ApiKey).where(ApiKey.user_id == principal.user.id).order_by(ApiKey.id))
@@ -252,7 +251,8 @@ class AccountService:
         networks = self._key_allowed_ips(allowed_ips)
         scopes = self._key_scopes(scopes)
         expires_at = self._key_expiry(expires_at)
-        await self.auth.require_proof_for_key_principal(principal, password)
+        check_within_rights(principal, scopes=scopes, allowed_ips=networks, expires_at=expires_at)
+        await self._confirm_if_given(principal, password)
         identifier = _random_string(KEY_ALPHABET, API_KEY_ID_LENGTH)
         secret = _random_string(KEY_ALPHABET, API_KEY_SECRET_LENGTH)
         async with self.rt.writing(changes_user=principal.user.id) as db:
@@ -302,7 +302,8 @@ class AccountService:
             values["allowed_ips"] = self._key_allowed_ips(allowed_ips)
         if not isinstance(expires_at, Keep):
             values["expires_at"] = self._key_expiry(expires_at)
-        await self.auth.require_proof_for_key_principal(principal, password)
+        may_manage_keys(principal)
+        await self._confirm_if_given(principal, password)
         async with self.rt.writing(changes_user=principal.user.id) as db:
             await lock_user(db, principal.user.id)
             key = await db.scalar(
@@ -316,6 +317,7 @@ class AccountService:
                 )
             for name, value in values.items():
                 setattr(key, name, value)
+            check_within_rights(principal, scopes=key.scopes, allowed_ips=key.allowed_ips, expires_at=key.expires_at)
             activity.record(
                 db,
                 activity.API_KEY_UPDATED,
@@ -341,7 +343,8 @@ class AccountService:
         return key if key is not None and matches else None
 
     async def delete_api_key(self, principal: Principal, identifier: str, password: str | None = None) -> None:
-        await self.auth.require_proof_for_key_principal(principal, password)
+        may_manage_keys(principal)
+        await self._confirm_if_given(principal, password)
         async with self.rt.writing(changes_user=principal.user.id) as db:
             result = await db.execute(
                 delete(ApiKey).where(ApiKey.user_id == principal.user.id, ApiKey.identifier == identifier)
@@ -367,7 +370,8 @@ class AccountService:
             parsed = parse_public_key(public_key)
         except SshKeyError as exc:
             raise InvalidInput.on("public_key", str(exc), "ssh_key") from exc
-        await self.auth.require_proof_for_key_principal(principal, password)
+        may_manage_keys(principal)
+        await self._confirm_if_given(principal, password)
         key = SshKey(
             user_id=principal.user.id,
             name=name,
@@ -402,7 +406,8 @@ class AccountService:
 
     async def remove_ssh_key(self, principal: Principal, fingerprint: str, password: str | None = None) -> None:
         validation.reject_control_chars("fingerprint", fingerprint)
-        await self.auth.require_proof_for_key_principal(principal, password)
+        may_manage_keys(principal)
+        await self._confirm_if_given(principal, password)
         async with self.rt.writing(changes_user=principal.user.id) as db:
             user = await lock_user(db, principal.user.id)
             result = await db.execute(
@@ -439,11 +444,3 @@ class AccountService:
                 per_page=per_page,
                 newest_first=newest_first,
             )
-
-
-async def clear_two_factor(db: AsyncSession, user: User) -> None:
-    """Remove the secret, the replay marker and all recovery codes."""
-    user.totp_secret_sealed = None
-    user.totp_pending_sealed = None
-    user.totp_last_step = None
-    await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

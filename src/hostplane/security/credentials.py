@@ -29,6 +29,7 @@ class CachedCredential:
     api_key_identifier: str | None = None
     scopes: tuple[str, ...] = ()
     allowed_ips: tuple[str, ...] = ()
+    api_key_expires_at: dt.datetime | None = None
     api_key_last_used_at: dt.datetime | None = None
     two_factor_setup_required: bool = False
     """A session of an account without two-factor while the panel's two-factor policy is on."""

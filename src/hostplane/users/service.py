@@ -10,9 +10,9 @@ from hostplane.activity import log as activity
 from hostplane.activity.log import Actor
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.auth.service import AuthService
+from hostplane.auth.users import clear_two_factor, lock_user
 from hostplane.errors import Conflict, InvalidInput, NotFound
 from hostplane.profile.authorized_keys import sync_ssh_keys
-from hostplane.profile.service import clear_two_factor, lock_user
 from hostplane.runtime import Runtime
 from hostplane.security.passwords import check_password_policy
 

@@ -20,7 +20,6 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import NoReturn
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +29,8 @@ from hostplane.activity import log as activity
 from hostplane.activity.log import Actor
 from hostplane.auth.models import AuthSession, User
 from hostplane.auth.principal import Client, Principal
-from hostplane.auth.service import AuthService, TwoFactorChallenge
+from hostplane.auth.service import BAD_CODE, AuthService, PasswordGuess, TwoFactorChallenge
+from hostplane.auth.users import find_by_login_name
 from hostplane.db import utcnow
 from hostplane.errors import HostplaneError, InvalidCredentials, InvalidInput, NotFound
 from hostplane.mail.models import Mailbox, MailDomain
@@ -212,58 +212,41 @@ class WebSessionService:
     async def _prove_user(
         self, service: str, username: str, password: str, client: Client, tfa_token: str | None
     ) -> Proven:
-        name = username.strip().lower()
-        async with self.rt.reading() as db:
-            column = User.email if "@" in name else User.username
-            found = await db.scalar(select(User).where(column == name))
-        if found is not None and not service_accepts(service, found):
-            await self._refuse(found.username, password, client, user_id=found.id, reason="wrong_service")
-        try:
-            result = await self.auth.login(username, password, client)
-            if isinstance(result, TwoFactorChallenge):
-                if not tfa_token or not tfa_token.strip():
-                    raise TwoFactorCodeRequired("Enter the security code of your two-factor app as `tfa_token`.")
-                try:
-                    result = await self.auth.complete_two_factor(result.challenge, tfa_token, client)
-                except InvalidCredentials as exc:
-                    raise TwoFactorCodeInvalid("The security code is invalid.") from exc
-        except InvalidCredentials as exc:
-            raise WebLoginRefused("The login is invalid.") from exc
-        return Proven(user=result.user, auth_session_id=result.session_id, mailbox_id=None, mailbox_address=None)
+        """The core login (throttling, enumeration defence, rehash, two-factor, activity); an account of another
+        service is refused exactly like a wrong password."""
 
-    async def _refuse(
-        self, key_name: str, password: str, client: Client, *, user_id: int | None, reason: str
-    ) -> NoReturn:
-        """Answer like a wrong password: throttle check, the same hashing cost, a counted failure, a log entry."""
-        now = utcnow()
-        keys = [account_key(key_name), address_key(client.ip)]
-        async with self.rt.reading() as db:
-            await self.rt.throttle.check(db, keys, now)
-        await self.rt.hashing.verify(None, password)
-        async with self.rt.writing() as db:
-            await self.rt.throttle.record_failure(db, keys, now)
-            activity.record(db, activity.LOGIN_FAILED, Actor(None, client.ip), user_id=user_id, reason=reason)
-        raise WebLoginRefused("The login is invalid.")
+        def other_service(user: User) -> str | None:
+            return None if service_accepts(service, user) else "wrong_service"
+
+        try:
+            outcome = await self.auth.login_with_code(username, password, client, tfa_token, refuse=other_service)
+        except InvalidCredentials as exc:
+            if exc.detail == BAD_CODE:
+                raise TwoFactorCodeInvalid("The security code is invalid.") from exc
+            raise WebLoginRefused("The login is invalid.") from exc
+        if isinstance(outcome, TwoFactorChallenge):
+            raise TwoFactorCodeRequired("Enter the security code of your two-factor app as `tfa_token`.")
+        return Proven(user=outcome.user, auth_session_id=outcome.session_id, mailbox_id=None, mailbox_address=None)
 
     async def _prove_mailbox(self, username: str, password: str, client: Client) -> Proven:
+        """A mailbox's password, through the same throttled check as a panel login (keys `mail:<address>`)."""
         address = username.strip().lower()
         local, at, domain = address.rpartition("@")
         found: tuple[Mailbox, str] | None = None
         if at and local and domain and not validation_has_control(address):
             async with self.rt.reading() as db:
                 found = await _mailbox_at(db, local, domain)
-        now = utcnow()
-        keys = [account_key(f"mail:{address}"), address_key(client.ip)]
-        async with self.rt.reading() as db:
-            await self.rt.throttle.check(db, keys, now)
-        ok, _ = await self.rt.hashing.verify(found[0].password_hash if found else None, password)
-        if not ok or found is None:
-            async with self.rt.writing() as db:
-                await self.rt.throttle.record_failure(db, keys, now)
-            raise WebLoginRefused("The login is invalid.")
+        guess = PasswordGuess(
+            keys=[account_key(f"mail:{address}"), address_key(client.ip)],
+            actor=Actor(None, client.ip),
+            password_hash=found[0].password_hash if found else None,
+            user_id=None,
+        )
+        await self.auth.check_password(guess, password, failed=lambda: WebLoginRefused("The login is invalid."))
+        assert found is not None  # check_password refuses an unknown mailbox
         mailbox, domain_name = found
         async with self.rt.writing() as db:
-            await self.rt.throttle.reset(db, keys[:1])
+            await self.rt.throttle.reset(db, guess.keys[:1])
         return Proven(
             user=None,
             auth_session_id=None,
@@ -348,8 +331,7 @@ class WebSessionService:
                     mailbox_address=f"{mailbox.local_part}@{domain_name}",
                     credential_stamp=self._stamp(mailbox.password_hash),
                 )
-            column = User.email if "@" in wanted else User.username
-            user = await db.scalar(select(User).where(column == wanted))
+            user = await find_by_login_name(db, wanted)
         if user is None:
             raise NotFound(f"The user “{wanted[:64]}” does not exist.")
         if user.disabled:
@@ -443,20 +425,8 @@ class WebSessionService:
                 )
             )
             return Proven(user, row.auth_session_id, None, None) if live else None
-        session_id = secrets.token_urlsafe(32)
-        db.add(
-            AuthSession(
-                id=session_id,
-                user_id=user.id,
-                expires_at=now + dt.timedelta(seconds=self.rt.settings.access_token_seconds),
-                ip=client.ip,
-                user_agent=client.user_agent[:255],
-                method=WEB_LOGIN_METHOD,
-            )
-        )
-        await db.execute(update(User).where(User.id == user.id).values(last_login_at=now, last_login_ip=client.ip))
-        activity.record(db, activity.LOGIN_OK, Actor(user.id, client.ip), user_id=user.id, method=WEB_LOGIN_METHOD)
-        return Proven(user, session_id, None, None)
+        issued = await self.auth.open_session(db, user, client, now, method=WEB_LOGIN_METHOD)
+        return Proven(user, issued.session_id, None, None)
 
     async def _token_for(
         self, db: AsyncSession, service: str, proven: Proven, reuse_token: str | None, now: dt.datetime

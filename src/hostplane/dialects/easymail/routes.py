@@ -102,11 +102,9 @@ async def auth(request: Request) -> JSONResponse:
         return failure(400, "The username and password parameters are required.")
     service, client = AuthService(runtime_of(request)), client_of(request)
     try:
-        outcome = await service.login(username, password, client)
+        outcome = await service.login_with_code(username, password, client, otp)
         if isinstance(outcome, TwoFactorChallenge):
-            if otp is None:
-                return failure(401, OTP_NEEDED)
-            outcome = await service.complete_two_factor(outcome.challenge, otp, client)
+            return failure(401, OTP_NEEDED)
     except InvalidCredentials as exc:
         return failure(401, WRONG_LOGIN if exc.detail == BAD_LOGIN else exc.detail)
     except TooManyAttempts as exc:

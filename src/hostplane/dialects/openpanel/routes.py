@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hostplane.api.deps import bearer_credential, client_of
 from hostplane.auth.principal import Principal
-from hostplane.auth.service import AuthService, IssuedToken
+from hostplane.auth.service import AuthService, TwoFactorChallenge
 from hostplane.dialects.openpanel.dashboard import dashboard
 from hostplane.errors import HostplaneError, TooManyAttempts
 from hostplane.runtime import Runtime
@@ -62,15 +62,12 @@ async def login(request: Request) -> JSONResponse:
     runtime: Runtime = request.app.state.runtime
     auth, client = AuthService(runtime), client_of(request)
     try:
-        outcome = await auth.login(body.username, body.password, client)
-        if isinstance(outcome, IssuedToken):
-            return JSONResponse({"token": outcome.token, "user_id": outcome.user.id, "expires_in": outcome.expires_in})
-        if not body.twofa_code:
-            return JSONResponse({"twofa_required": True, "user_id": outcome.user_id})
-        issued = await auth.complete_two_factor(outcome.challenge, body.twofa_code, client)
+        outcome = await auth.login_with_code(body.username, body.password, client, body.twofa_code)
     except HostplaneError as exc:
         return from_core(exc)
-    return JSONResponse({"token": issued.token, "user_id": issued.user.id, "expires_in": issued.expires_in})
+    if isinstance(outcome, TwoFactorChallenge):
+        return JSONResponse({"twofa_required": True, "user_id": outcome.user_id})
+    return JSONResponse({"token": outcome.token, "user_id": outcome.user.id, "expires_in": outcome.expires_in})
 
 
 async def _principal(request: Request) -> Principal | JSONResponse:
