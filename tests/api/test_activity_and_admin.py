@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.activity import log as events
+from hostplane.activity.events import Event
 from hostplane.auth.principal import Client, Principal
 from hostplane.profile.service import AccountService
 from hostplane.runtime import Runtime
@@ -352,11 +352,11 @@ async def test_the_service_filters_by_a_set_of_events_and_orders_either_way(
     await user_api.login(alice)
     principal = Principal(user=alice.user, client=Client(ip="192.0.2.1"))
     service = AccountService(runtime)
-    wanted = {events.LOGIN_OK, events.LOGIN_FAILED}
+    wanted = {Event.LOGIN_OK, Event.LOGIN_FAILED}
     newest = await service.activity(principal, events=wanted, page=1, per_page=10)
     oldest = await service.activity(principal, events=wanted, page=1, per_page=10, newest_first=False)
     assert newest.total == oldest.total == 3
-    assert [entry.event for entry in oldest.entries] == [events.LOGIN_FAILED, events.LOGIN_OK, events.LOGIN_OK]
+    assert [entry.event for entry in oldest.entries] == [Event.LOGIN_FAILED, Event.LOGIN_OK, Event.LOGIN_OK]
     assert [entry.id for entry in newest.entries] == [entry.id for entry in reversed(oldest.entries)]
     nothing = await service.activity(principal, events=set(), page=1, per_page=10)
     assert (nothing.total, nothing.entries) == (0, [])

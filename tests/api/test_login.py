@@ -17,7 +17,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import VerifyMismatchError
 from sqlalchemy import select, update
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import Actor
 from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
@@ -227,7 +227,7 @@ async def test_an_unknown_user_takes_as_long_as_a_wrong_password(make_api: MakeA
 async def test_a_successful_login_is_logged_with_the_address(user_api: Api, alice: Account, runtime: Runtime) -> None:
     response = await login(user_api.from_peer("198.51.100.23"), "alice", PASSWORD)
     assert response.status_code == 200
-    (entry,) = await entries(runtime, activity.LOGIN_OK)
+    (entry,) = await entries(runtime, Event.LOGIN_OK)
     assert entry.user_id == alice.user.id
     assert entry.actor_id == alice.user.id
     assert entry.ip == "198.51.100.23"
@@ -238,7 +238,7 @@ async def test_a_successful_login_is_logged_with_the_address(user_api: Api, alic
 async def test_failed_logins_are_logged_with_the_address(user_api: Api, alice: Account, runtime: Runtime) -> None:
     await login(user_api, "alice", WRONG)
     await login(user_api.from_peer("2001:db8::5"), "nobody", WRONG)
-    known, unknown = await entries(runtime, activity.LOGIN_FAILED)
+    known, unknown = await entries(runtime, Event.LOGIN_FAILED)
     assert (known.user_id, known.actor_id, known.ip) == (alice.user.id, None, PEER)
     assert known.properties == {"username": "alice", "reason": "bad_credentials"}
     assert (unknown.user_id, unknown.ip) == (None, "2001:db8::5")
@@ -247,7 +247,7 @@ async def test_failed_logins_are_logged_with_the_address(user_api: Api, alice: A
 
 async def test_a_password_typed_into_the_name_field_is_not_logged(user_api: Api, runtime: Runtime) -> None:
     await login(user_api, "S3cret!Pass#word", WRONG)
-    (entry,) = await entries(runtime, activity.LOGIN_FAILED)
+    (entry,) = await entries(runtime, Event.LOGIN_FAILED)
     assert entry.properties == {"username": "(not a valid name)", "reason": "bad_credentials"}
 
 
@@ -256,7 +256,7 @@ async def test_a_refused_login_of_a_disabled_user_is_logged_as_such(
 ) -> None:
     await disable(runtime, alice)
     await login(user_api, "alice", PASSWORD)
-    (entry,) = await entries(runtime, activity.LOGIN_FAILED)
+    (entry,) = await entries(runtime, Event.LOGIN_FAILED)
     assert entry.user_id == alice.user.id
     assert entry.properties["reason"] == "disabled"
 
@@ -266,7 +266,7 @@ async def test_no_password_ever_reaches_the_activity_log(user_api: Api, alice: A
     await login(user_api, "nobody", WRONG)
     await login(user_api, "alice", PASSWORD)
     logged = await entries(runtime)
-    assert {entry.event for entry in logged} >= {activity.LOGIN_OK, activity.LOGIN_FAILED}
+    assert {entry.event for entry in logged} >= {Event.LOGIN_OK, Event.LOGIN_FAILED}
     for entry in logged:
         text = json.dumps(entry.properties) + repr((entry.event, entry.ip, entry.api_key))
         assert WRONG not in text
@@ -345,7 +345,7 @@ async def test_a_blocked_attempt_is_logged_and_does_not_check_the_password(
     verified.clear()
     assert_throttled(await login(api, "alice", PASSWORD))
     assert verified == []
-    (entry,) = await entries(rt, activity.LOGIN_THROTTLED)
+    (entry,) = await entries(rt, Event.LOGIN_THROTTLED)
     assert entry.ip == PEER
     assert entry.properties == {"username": "alice"}
 

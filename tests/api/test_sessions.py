@@ -12,7 +12,7 @@ import httpx
 import jwt
 from sqlalchemy import select, update
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import AuthSession, User
@@ -104,7 +104,7 @@ async def test_revoking_another_session_ends_its_token_at_once(user_api: Api, al
     assert_ended(await user_api.get(ACCOUNT, token=other))
     assert (await user_api.get(ACCOUNT, token=mine)).status_code == 200
     assert [item["id"] for item in (await user_api.get(SESSIONS, token=mine)).json()] == [session_id(mine)]
-    (entry,) = await events(runtime, activity.SESSION_REVOKED)
+    (entry,) = await events(runtime, Event.SESSION_REVOKED)
     assert (entry.user_id, entry.ip) == (alice.user.id, PEER)
 
 
@@ -149,7 +149,7 @@ async def test_logout_ends_the_token_at_once(user_api: Api, alice: Account, runt
     assert_ended(await user_api.get(ACCOUNT, token=token))
     assert_ended(await user_api.post("/api/v1/auth/logout", token=token))
     assert (await user_api.get(ACCOUNT, token=other)).status_code == 200
-    (entry,) = await events(runtime, activity.LOGOUT)
+    (entry,) = await events(runtime, Event.LOGOUT)
     assert entry.user_id == alice.user.id
 
 

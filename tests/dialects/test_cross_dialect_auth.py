@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.auth import totp
 from hostplane.runtime import Runtime
 from tests.conftest import PASSWORD, Account, Api, activity_events
@@ -42,7 +42,7 @@ async def test_an_api_key_made_through_pterodactyl_keeps_its_address_list_on_the
     refused = await user_api.get("/api/v1/account", token=key)  # from 203.0.113.7, outside the list
     assert refused.status_code == 403, refused.text
     assert refused.headers["content-type"].startswith("application/problem+json")
-    assert await activity_events(runtime, alice.user.id, activity.API_KEY_DENIED_IP)
+    assert await activity_events(runtime, alice.user.id, Event.API_KEY_DENIED_IP)
 
     allowed = await user_api.from_peer("198.51.100.9").get("/api/v1/account", token=key)
     assert allowed.status_code == 200, allowed.text

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
 from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import Actor
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryCode, User
@@ -71,7 +72,7 @@ class PasswordGuess:
     user_id: int | None
     refusal: str | None = None
     """Refuse even the right password, for this reason (a disabled account, an account of another service)."""
-    failure_event: str | None = None
+    failure_event: Event | None = None
     properties: dict[str, str] = field(default_factory=dict)
 
 
@@ -173,7 +174,7 @@ class AuthService:
             password_hash=user.password_hash if user else None,
             user_id=user.id if user else None,
             refusal=refusal,
-            failure_event=activity.LOGIN_FAILED,
+            failure_event=Event.LOGIN_FAILED,
             properties=properties,
         )
         return user, guess
@@ -235,7 +236,7 @@ class AuthService:
             else:
                 return
         async with self.rt.writing() as db:
-            activity.record(db, activity.LOGIN_THROTTLED, actor, user_id=actor.user_id, **properties)
+            activity.record(db, Event.LOGIN_THROTTLED, actor, user_id=actor.user_id, **properties)
         raise error
 
     async def _open_challenge(
@@ -251,7 +252,7 @@ class AuthService:
                 ip=client.ip,
             )
         )
-        activity.record(db, activity.TWOFA_CHALLENGE, Actor(user.id, client.ip), user_id=user.id)
+        activity.record(db, Event.TWOFA_CHALLENGE, Actor(user.id, client.ip), user_id=user.id)
         return TwoFactorChallenge(challenge=token, expires_in=lifetime, user_id=user.id)
 
     async def open_session(
@@ -271,7 +272,7 @@ class AuthService:
             )
         )
         await db.execute(update(User).where(User.id == user.id).values(last_login_at=now, last_login_ip=client.ip))
-        activity.record(db, activity.LOGIN_OK, Actor(user.id, client.ip), user_id=user.id, method=method)
+        activity.record(db, Event.LOGIN_OK, Actor(user.id, client.ip), user_id=user.id, method=method)
         token = issue_access_token(
             self.rt.keyring.signing_key, user_id=user.id, session_id=session_id, issued_at=now, expires_at=expires_at
         )
@@ -297,7 +298,7 @@ class AuthService:
         if found is None:
             async with self.rt.writing() as db:
                 await self.rt.throttle.record_failure(db, [address_key(client.ip)], now)
-                activity.record(db, activity.TWOFA_FAILED, Actor(None, client.ip), user_id=None, reason="no_challenge")
+                activity.record(db, Event.TWOFA_FAILED, Actor(None, client.ip), user_id=None, reason="no_challenge")
             raise InvalidCredentials("The login challenge is invalid or has expired; log in again.")
         ticket, user = found
         keys = [account_key(user.username), address_key(client.ip)]
@@ -331,9 +332,9 @@ class AuthService:
             return "totp" if await self.accept_totp(db, user, code, actor) else None
         if await self._consume_recovery_code(db, user.id, code):
             remaining = await self._count_unused_recovery_codes(db, user.id)
-            activity.record(db, activity.RECOVERY_CODE_USED, actor, user_id=user.id, remaining=remaining)
+            activity.record(db, Event.RECOVERY_CODE_USED, actor, user_id=user.id, remaining=remaining)
             return "recovery"
-        activity.record(db, activity.TWOFA_FAILED, actor, user_id=user.id, reason="bad_recovery_code")
+        activity.record(db, Event.TWOFA_FAILED, actor, user_id=user.id, reason="bad_recovery_code")
         return None
 
     async def accept_totp(self, db: AsyncSession, user: User, code: str, actor: Actor) -> bool:
@@ -343,10 +344,10 @@ class AuthService:
         secret = self.rt.keyring.open(user.totp_secret_sealed, f"totp:{user.id}").decode()
         step = totp.match_step(secret, code)
         if step is None:
-            activity.record(db, activity.TWOFA_FAILED, actor, user_id=user.id, reason="bad_totp")
+            activity.record(db, Event.TWOFA_FAILED, actor, user_id=user.id, reason="bad_totp")
             return False
         if not await self.burn_totp_step(db, user.id, step):
-            activity.record(db, activity.TWOFA_REPLAY, actor, user_id=user.id)
+            activity.record(db, Event.TWOFA_REPLAY, actor, user_id=user.id)
             return False
         return True
 
@@ -403,7 +404,7 @@ class AuthService:
             actor = Actor(cached.user.id, client.ip, cached.api_key_identifier)
             async with self.rt.writing() as db:
                 activity.record(
-                    db, activity.API_KEY_DENIED_IP, actor, user_id=cached.user.id, identifier=cached.api_key_identifier
+                    db, Event.API_KEY_DENIED_IP, actor, user_id=cached.user.id, identifier=cached.api_key_identifier
                 )
             raise PermissionDenied("This API key may not be used from this address.")
         last_used = cached.api_key_last_used_at
@@ -474,7 +475,7 @@ class AuthService:
                 if not accepted:
                     await self.rt.throttle.record_failure(db, guess.keys, utcnow())
                     if otp is None:
-                        activity.record(db, activity.TWOFA_FAILED, actor, user_id=user.id, reason="missing_totp")
+                        activity.record(db, Event.TWOFA_FAILED, actor, user_id=user.id, reason="missing_totp")
             if not accepted:
                 raise InvalidCredentials(BAD_CODE)
         elif not two_factor_setup:
@@ -539,7 +540,7 @@ class AuthService:
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound("No such session.")
-            event = activity.LOGOUT if session_id == principal.session_id else activity.SESSION_REVOKED
+            event = Event.LOGOUT if session_id == principal.session_id else Event.SESSION_REVOKED
             activity.record(db, event, principal.actor, user_id=principal.user.id)
 
     async def logout(self, principal: Principal) -> None:
@@ -568,7 +569,7 @@ class AuthService:
             actor=principal.actor,
             password_hash=stored,
             user_id=principal.user.id,
-            failure_event=activity.PASSWORD_CHECK_FAILED,
+            failure_event=Event.PASSWORD_CHECK_FAILED,
             properties={"step": "password_confirmation"},
         )
         await self.check_password(

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
 from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import Actor
 from hostplane.errors import InvalidInput
 from hostplane.panel.models import PanelSetting
@@ -53,7 +54,7 @@ class PanelSettingsService:
         issuer = validate_issuer(issuer)
         async with self.rt.writing() as db:
             await self._store(db, TWOFA_ISSUER, issuer)
-            activity.record(db, activity.PANEL_2FA_ISSUER_SET, actor, user_id=actor.user_id, issuer=issuer)
+            activity.record(db, Event.PANEL_2FA_ISSUER_SET, actor, user_id=actor.user_id, issuer=issuer)
         return issuer
 
     async def two_factor_policy(self) -> bool:
@@ -65,7 +66,7 @@ class PanelSettingsService:
         try:
             async with self.rt.writing() as db:
                 await self._store(db, TWOFA_POLICY, enabled)
-                event = activity.PANEL_2FA_POLICY_ENABLED if enabled else activity.PANEL_2FA_POLICY_DISABLED
+                event = Event.PANEL_2FA_POLICY_ENABLED if enabled else Event.PANEL_2FA_POLICY_DISABLED
                 activity.record(db, event, actor, user_id=actor.user_id)
         finally:
             self.rt.credentials.clear()

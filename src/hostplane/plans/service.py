@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
 from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import Actor
 from hostplane.auth.models import User
 from hostplane.auth.users import lock_user
@@ -30,11 +31,6 @@ PLAN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
 MAX_LIMIT = 2_000_000_000
 """Fits a 32-bit integer column on every backend."""
 LIMIT_FIELDS = ("max_domains", "max_websites", "max_mailboxes", "max_mail_quota_mb", "max_disk_mb")
-
-PLAN_CREATED = "admin.plan.created"
-PLAN_UPDATED = "admin.plan.updated"
-PLAN_DELETED = "admin.plan.deleted"
-PLAN_ASSIGNED = "admin.user.plan_assigned"
 
 
 def plan_name(value: str) -> str:
@@ -141,7 +137,7 @@ class PlanService:
                     await db.execute(update(Plan).where(Plan.is_default.is_(True)).values(is_default=False))
                 db.add(plan)
                 await db.flush()
-                activity.record(db, PLAN_CREATED, actor, user_id=None, plan_id=plan.id, plan=plan.name)
+                activity.record(db, Event.PLAN_CREATED, actor, user_id=None, plan_id=plan.id, plan=plan.name)
         except IntegrityError as exc:
             raise Conflict("A plan with this name already exists.") from exc
         return PlanView(plan, 0)
@@ -178,7 +174,7 @@ class PlanService:
                 for key, value in values.items():
                     setattr(plan, key, value)
                 await db.flush()
-                activity.record(db, PLAN_UPDATED, actor, user_id=None, plan_id=plan.id, fields=sorted(values))
+                activity.record(db, Event.PLAN_UPDATED, actor, user_id=None, plan_id=plan.id, fields=sorted(values))
                 return PlanView(plan, await self._users_of(db, plan.id))
         except IntegrityError as exc:
             raise Conflict("A plan with this name already exists.") from exc
@@ -195,7 +191,7 @@ class PlanService:
                     raise Conflict("This is the default plan; make another plan the default first.")
                 await db.delete(plan)
                 await db.flush()
-                activity.record(db, PLAN_DELETED, actor, user_id=None, plan_id=plan_id, plan=plan.name)
+                activity.record(db, Event.PLAN_DELETED, actor, user_id=None, plan_id=plan_id, plan=plan.name)
         except IntegrityError as exc:  # a concurrent assignment (the foreign key is RESTRICT)
             raise Conflict("This plan was just assigned to a user; it cannot be deleted.") from exc
 
@@ -216,7 +212,7 @@ class PlanService:
                     else:
                         current.plan_id = plan.id
                 await db.flush()
-                activity.record(db, PLAN_ASSIGNED, actor, user_id=user.id, plan_id=plan_id)
+                activity.record(db, Event.PLAN_ASSIGNED, actor, user_id=user.id, plan_id=plan_id)
         except IntegrityError as exc:  # the plan was deleted meanwhile
             raise NotFound("No such plan.") from exc
         return await self.usage_of(user_id)

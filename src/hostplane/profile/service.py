@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
 from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey, RecoveryCode, User
 from hostplane.auth.principal import SCOPE_PATTERN, Principal
@@ -96,9 +97,7 @@ class AccountService:
                 raise InvalidInput.on("email", "The email has already been taken.", "unique")
             old = principal.user.email
             await db.execute(update(User).where(User.id == principal.user.id).values(email=address))
-            activity.record(
-                db, activity.EMAIL_CHANGED, principal.actor, user_id=principal.user.id, old=old, new=address
-            )
+            activity.record(db, Event.EMAIL_CHANGED, principal.actor, user_id=principal.user.id, old=old, new=address)
 
     async def change_password(self, principal: Principal, current: str, new: str, confirmation: str) -> None:
         """Change the password and end every other session of the account."""
@@ -110,7 +109,7 @@ class AccountService:
         async with self.rt.writing(changes_user=principal.user.id) as db:
             await db.execute(update(User).where(User.id == principal.user.id).values(password_hash=new_hash))
             await self.auth.end_other_sessions(db, principal.user.id, keep=principal.session_id)
-            activity.record(db, activity.PASSWORD_CHANGED, principal.actor, user_id=principal.user.id)
+            activity.record(db, Event.PASSWORD_CHANGED, principal.actor, user_id=principal.user.id)
 
     # --- two-factor ----------------------------------------------------------------------------------
 
@@ -158,7 +157,7 @@ class AccountService:
             await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
             db.add_all(RecoveryCode(user_id=user.id, code_hash=self.rt.keyring.keyed_hash(c)) for c in codes)
             await self.auth.end_other_sessions(db, user.id, keep=principal.session_id)
-            activity.record(db, activity.TWOFA_ENABLED, principal.actor, user_id=user.id)
+            activity.record(db, Event.TWOFA_ENABLED, principal.actor, user_id=user.id)
         return codes
 
     async def disable_two_factor(self, principal: Principal, password: str) -> None:
@@ -169,7 +168,7 @@ class AccountService:
                 raise Conflict("Two-factor authentication is not enabled on this account.")
             await clear_two_factor(db, user)
             await self.auth.end_other_sessions(db, user.id, keep=principal.session_id)
-            activity.record(db, activity.TWOFA_DISABLED, principal.actor, user_id=user.id)
+            activity.record(db, Event.TWOFA_DISABLED, principal.actor, user_id=user.id)
 
     async def count_recovery_codes(self, principal: Principal) -> int:
         async with self.rt.reading() as db:
@@ -275,7 +274,7 @@ class AccountService:
             )
             db.add(key)
             activity.record(
-                db, activity.API_KEY_CREATED, principal.actor, user_id=principal.user.id, identifier=identifier
+                db, Event.API_KEY_CREATED, principal.actor, user_id=principal.user.id, identifier=identifier
             )
         return CreatedApiKey(key=key, token=f"{API_KEY_PREFIX}{identifier}{secret}")
 
@@ -320,7 +319,7 @@ class AccountService:
             check_within_rights(principal, scopes=key.scopes, allowed_ips=key.allowed_ips, expires_at=key.expires_at)
             activity.record(
                 db,
-                activity.API_KEY_UPDATED,
+                Event.API_KEY_UPDATED,
                 principal.actor,
                 user_id=principal.user.id,
                 identifier=identifier,
@@ -352,7 +351,7 @@ class AccountService:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound("No such API key.")
             activity.record(
-                db, activity.API_KEY_DELETED, principal.actor, user_id=principal.user.id, identifier=identifier
+                db, Event.API_KEY_DELETED, principal.actor, user_id=principal.user.id, identifier=identifier
             )
 
     # --- SSH keys ------------------------------------------------------------------------------------
@@ -389,7 +388,7 @@ class AccountService:
                 await db.flush()
                 activity.record(
                     db,
-                    activity.SSH_KEY_CREATED,
+                    Event.SSH_KEY_CREATED,
                     principal.actor,
                     user_id=principal.user.id,
                     fingerprint=parsed.fingerprint,
@@ -416,7 +415,7 @@ class AccountService:
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound("No SSH key with this fingerprint.")
             activity.record(
-                db, activity.SSH_KEY_DELETED, principal.actor, user_id=principal.user.id, fingerprint=fingerprint
+                db, Event.SSH_KEY_DELETED, principal.actor, user_id=principal.user.id, fingerprint=fingerprint
             )
             await sync_ssh_keys(self.rt, db, user)  # fails -> the key stays, in the database and in the file
 

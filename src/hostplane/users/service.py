@@ -7,6 +7,7 @@ from sqlalchemy.exc import IntegrityError
 
 from hostplane import validation
 from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import Actor
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.auth.service import AuthService
@@ -50,7 +51,7 @@ class UserAdminService:
             async with self.rt.writing() as db:
                 db.add(user)
                 await db.flush()
-                activity.record(db, activity.USER_CREATED, actor, user_id=user.id, username=user.username, role=role)
+                activity.record(db, Event.USER_CREATED, actor, user_id=user.id, username=user.username, role=role)
                 if user.has_system_account:  # its Linux account; a failure rolls the panel user back
                     await self.rt.system_users.ensure_user(user.username)
                     await sync_ssh_keys(self.rt, db, user)
@@ -84,7 +85,7 @@ class UserAdminService:
         async with self.rt.writing(changes_user=user_id) as db:
             await db.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
             await AuthService.end_other_sessions(db, user_id, keep=None)
-            activity.record(db, activity.USER_PASSWORD_SET, actor, user_id=user_id)
+            activity.record(db, Event.USER_PASSWORD_SET, actor, user_id=user_id)
 
     async def set_disabled(self, actor: Actor, user_id: int, disabled: bool) -> User:
         """Disable (ending every session at once) or enable an account; nobody disables themselves."""
@@ -95,7 +96,7 @@ class UserAdminService:
             user.disabled = disabled
             if disabled:
                 await AuthService.end_other_sessions(db, user_id, keep=None)
-            event = activity.USER_DISABLED if disabled else activity.USER_ENABLED
+            event = Event.USER_DISABLED if disabled else Event.USER_ENABLED
             activity.record(db, event, actor, user_id=user_id)
             await sync_ssh_keys(self.rt, db, user)  # disabled: empty authorized_keys; enabled: the keys again
             return user
@@ -106,7 +107,7 @@ class UserAdminService:
             user = await lock_user(db, user_id)
             await clear_two_factor(db, user)
             await AuthService.end_other_sessions(db, user_id, keep=None)
-            activity.record(db, activity.USER_2FA_RESET, actor, user_id=user_id)
+            activity.record(db, Event.USER_2FA_RESET, actor, user_id=user_id)
 
     async def activity(
         self, *, user_id: int | None, event: str | None, page: int, per_page: int

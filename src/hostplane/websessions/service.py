@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane import validation
 from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import Actor
 from hostplane.auth.models import AuthSession, User
 from hostplane.auth.principal import Client, Principal
@@ -47,7 +48,6 @@ SECURITY_TOKEN = re.compile(r"^/?cpsess(?P<digits>\d{10})$")
 TICKET_SECRET = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 TOUCH_RESOLUTION = dt.timedelta(seconds=15)
 MAX_GOTO_LENGTH = 1024
-ONE_TIME_LOGIN_CREATED = "auth.one_time_login.created"
 WEB_LOGIN_METHOD = "login_url"
 
 
@@ -309,7 +309,7 @@ class WebSessionService:
                 db, service, proven, new_security_token(), goto, principal.client, now, origin="CREATE_USER_SESSION"
             )
             activity.record(
-                db, ONE_TIME_LOGIN_CREATED, principal.actor, user_id=proven.user.id if proven.user else None,
+                db, Event.ONE_TIME_LOGIN_CREATED, principal.actor, user_id=proven.user.id if proven.user else None,
                 service=service,
             )  # fmt: skip
         return issued
@@ -569,7 +569,7 @@ class WebSessionService:
                     .where(AuthSession.id == row.auth_session_id, AuthSession.revoked_at.is_(None))
                     .values(revoked_at=now)
                 )
-                activity.record(db, activity.LOGOUT, Actor(row.user_id, row.ip), user_id=row.user_id)
+                activity.record(db, Event.LOGOUT, Actor(row.user_id, row.ip), user_id=row.user_id)
 
 
 async def _mailbox_at(db: AsyncSession, local: str, domain: str) -> tuple[Mailbox, str] | None:

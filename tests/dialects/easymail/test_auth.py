@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import Actor
 from hostplane.app import create_app
 from hostplane.auth import totp
@@ -85,7 +85,7 @@ async def test_repeated_failures_are_throttled_with_retry_after(
         blocked = await easy.call("POST", "/auth", {"username": "alice", "password": PASSWORD})
         assert_failure(blocked, 429)
         assert 50 <= int(blocked.headers["retry-after"]) <= 60
-        assert await activity_events(runtime, alice.user.id, activity.LOGIN_FAILED)
+        assert await activity_events(runtime, alice.user.id, Event.LOGIN_FAILED)
     finally:
         await api.aclose()
         await runtime.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.dialects.pterodactyl.shapes import CORE_EVENTS, pterodactyl_event
 from tests.conftest import Account, Api
 from tests.dialects.pterodactyl.ptero import ATOM, create_key, error_of, items, send, validation_errors
@@ -88,11 +88,11 @@ async def test_core_events_get_pterodactyls_names(user_api: Api, alice: Account)
 
 
 def test_every_core_event_has_a_pterodactyl_style_name() -> None:
-    assert {activity.API_KEY_CREATED, activity.LOGIN_OK, activity.API_KEY_DENIED_IP} <= CORE_EVENTS
+    assert {Event.API_KEY_CREATED, Event.LOGIN_OK, Event.API_KEY_DENIED_IP} <= CORE_EVENTS
     for event in CORE_EVENTS:
         assert re.fullmatch(r"[a-z0-9-]+:[a-z0-9.-]+", pterodactyl_event(event)), event
-    assert pterodactyl_event(activity.TWOFA_ENABLED) == "user:two-factor.create"
-    assert pterodactyl_event(activity.API_KEY_DENIED_IP) == "auth:ip-blocked"
+    assert pterodactyl_event(Event.TWOFA_ENABLED) == "user:two-factor.create"
+    assert pterodactyl_event(Event.API_KEY_DENIED_IP) == "auth:ip-blocked"
     assert pterodactyl_event("domains.site.created") == "domains:site.created"
     assert pterodactyl_event("account.some_new.thing") == "user:some-new.thing"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.runtime import Runtime
 from tests.conftest import Account, Api, activity_events
 from tests.dialects.pterodactyl.ptero import (
@@ -153,7 +153,7 @@ async def test_a_key_from_a_disallowed_address_is_403_here_and_on_the_native_api
     assert resource(await send(inside, "GET", "", token=token), "user")["username"] == "alice"
     assert (await inside.get("/api/v1/account", token=token)).status_code == 200
 
-    denied = await activity_events(runtime, alice.user.id, activity.API_KEY_DENIED_IP)
+    denied = await activity_events(runtime, alice.user.id, Event.API_KEY_DENIED_IP)
     assert [(entry.ip, entry.properties["identifier"]) for entry in denied] == [("203.0.113.7", identifier)] * 2
     listed = items(
         await send(user_api, "GET", "/activity", params={"filter[event]": "auth:ip-blocked"}), "activity_log"

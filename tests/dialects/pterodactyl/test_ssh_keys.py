@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.runtime import Runtime
 from tests.conftest import Account, Api, activity_events
 from tests.dialects.pterodactyl.ptero import (
@@ -59,7 +59,7 @@ async def test_a_key_is_removed_by_its_fingerprint_in_either_form(
     response = await send(user_api, "POST", "/ssh-keys/remove", {"fingerprint": fingerprint})
     assert response.status_code == 204
     assert [key["name"] for key in items(await send(user_api, "GET", "/ssh-keys"), "ssh_key")] == [keep["name"]]
-    [entry] = await activity_events(runtime, alice.user.id, activity.SSH_KEY_DELETED)
+    [entry] = await activity_events(runtime, alice.user.id, Event.SSH_KEY_DELETED)
     assert entry.properties["fingerprint"] == "SHA256:" + remove["fingerprint"]
 
 
@@ -71,7 +71,7 @@ async def test_removing_an_unknown_fingerprint_is_204_and_changes_nothing(
     response = await send(user_api, "POST", "/ssh-keys/remove", {"fingerprint": sha256_fingerprint(ed25519_key())})
     assert response.status_code == 204
     assert len(items(await send(user_api, "GET", "/ssh-keys"), "ssh_key")) == 1
-    assert await activity_events(runtime, alice.user.id, activity.SSH_KEY_DELETED) == []
+    assert await activity_events(runtime, alice.user.id, Event.SSH_KEY_DELETED) == []
 
 
 async def test_removing_needs_a_fingerprint(user_api: Api, alice: Account) -> None:

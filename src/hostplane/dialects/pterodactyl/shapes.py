@@ -15,7 +15,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from hostplane.activity import log as activity
+from hostplane.activity.events import Event
 from hostplane.activity.log import ActivityPage
 from hostplane.activity.models import ActivityEntry
 from hostplane.auth.models import ApiKey, User
@@ -25,25 +25,25 @@ from hostplane.profile.service import TwoFactorSetup
 SHA256_PREFIX = "SHA256:"
 
 PTERODACTYL_EVENTS: dict[str, str] = {
-    activity.LOGIN_OK: "auth:success",
-    activity.LOGIN_FAILED: "auth:fail",
-    activity.LOGIN_THROTTLED: "auth:throttled",
-    activity.TWOFA_CHALLENGE: "auth:checkpoint",
-    activity.TWOFA_FAILED: "auth:fail",
-    activity.TWOFA_REPLAY: "auth:fail",
-    activity.RECOVERY_CODE_USED: "auth:recovery-token",
-    activity.LOGOUT: "auth:logout",
-    activity.SESSION_REVOKED: "user:session.revoke",
-    activity.API_KEY_DENIED_IP: "auth:ip-blocked",
-    activity.PASSWORD_CHECK_FAILED: "user:account.password-invalid",
-    activity.EMAIL_CHANGED: "user:account.email-changed",
-    activity.PASSWORD_CHANGED: "user:account.password-changed",
-    activity.TWOFA_ENABLED: "user:two-factor.create",
-    activity.TWOFA_DISABLED: "user:two-factor.delete",
-    activity.API_KEY_CREATED: "user:api-key.create",
-    activity.API_KEY_DELETED: "user:api-key.delete",
-    activity.SSH_KEY_CREATED: "user:ssh-key.create",
-    activity.SSH_KEY_DELETED: "user:ssh-key.delete",
+    Event.LOGIN_OK: "auth:success",
+    Event.LOGIN_FAILED: "auth:fail",
+    Event.LOGIN_THROTTLED: "auth:throttled",
+    Event.TWOFA_CHALLENGE: "auth:checkpoint",
+    Event.TWOFA_FAILED: "auth:fail",
+    Event.TWOFA_REPLAY: "auth:fail",
+    Event.RECOVERY_CODE_USED: "auth:recovery-token",
+    Event.LOGOUT: "auth:logout",
+    Event.SESSION_REVOKED: "user:session.revoke",
+    Event.API_KEY_DENIED_IP: "auth:ip-blocked",
+    Event.PASSWORD_CHECK_FAILED: "user:account.password-invalid",
+    Event.EMAIL_CHANGED: "user:account.email-changed",
+    Event.PASSWORD_CHANGED: "user:account.password-changed",
+    Event.TWOFA_ENABLED: "user:two-factor.create",
+    Event.TWOFA_DISABLED: "user:two-factor.delete",
+    Event.API_KEY_CREATED: "user:api-key.create",
+    Event.API_KEY_DELETED: "user:api-key.delete",
+    Event.SSH_KEY_CREATED: "user:ssh-key.create",
+    Event.SSH_KEY_DELETED: "user:ssh-key.delete",
 }
 """Core event -> Pterodactyl's name for it (Pterodactyl's own where it has one: a failed second factor or a
 replayed code is an `auth:fail` there too). Events not listed get `<area>:<rest>` (see `pterodactyl_event`)."""
@@ -71,16 +71,8 @@ def pterodactyl_event(event: str) -> str:
     return f"{area}:{rest.replace('_', '-')}" if rest else area
 
 
-def _core_events() -> frozenset[str]:
-    """Every event name the core declares (the string constants of hostplane.activity.log)."""
-    return frozenset(
-        value
-        for name, value in vars(activity).items()
-        if name.isupper() and isinstance(value, str) and "." in value and " " not in value
-    ) | frozenset(PTERODACTYL_EVENTS)
-
-
-CORE_EVENTS = _core_events()
+CORE_EVENTS: frozenset[str] = frozenset(Event)
+"""Every event any area of the core records."""
 
 
 def core_events_matching(filter_value: str) -> frozenset[str]:
