@@ -1,53 +1,111 @@
-"""Every example of the Pterodactyl client account reference, sent as the document shows it (method, path,
-`Authorization: Bearer`, `Accept: application/json`, and `Content-Type: application/json` with a JSON body where it
-has one), answered with the documented shape and types.
+"""Every curl example of the Pterodactyl client account reference (../shared/reference/
+pterodactyl-client-account-api.txt), sent as the document writes it: the method and path, `Authorization: Bearer`,
+`Accept: application/json`, and where the example has a body `Content-Type: application/json` with the document's
+JSON (its field names, pretty-printed as there); answered with the documented status, keys and types.
 
-The document's bearer is an API key; where an API key alone may not act (creating or deleting API keys and SSH
-keys: Hostplane asks a key for the account password there), the example is sent with a login token, which the
-same header carries.
+Substituted: the host (https://panel.example.com becomes the in-process user port), the bearer, the values of the
+example bodies (real passwords, a real SSH key, its real fingerprint, a real address for the Cloudflare-obfuscated
+"[email protected]") and the `{identifier}` of the delete.
+
+The document's bearer is an API key. Where Hostplane's security rules let an API key alone not act (creating or
+deleting API keys, adding or removing SSH keys: THREAT_MODEL.md, "a key alone cannot change password, 2FA, API keys
+or SSH keys without the password"), the example is replayed with a login token in the same `Authorization: Bearer`
+header, and a separate test shows the API key's refusal in Pterodactyl's error shape.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
+import httpx
+import pytest
 from sqlalchemy import select
 
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey
 from hostplane.runtime import Runtime
-from tests.api.test_two_factor import settled_step
 from tests.conftest import Account, Api
 from tests.dialects.pterodactyl.ptero import (
     ATOM,
     IDENTIFIER,
-    create_key,
     ed25519_key,
-    enable_two_factor,
+    error_of,
     items,
     resource,
     rsa_key,
-    send,
     sha256_fingerprint,
 )
 
+ACCOUNT = "/api/client/account"
 BASE32 = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+CURL_AGENT = "curl/8.14.1"
+NEW_PASSWORD = "N3w-pass-phrase!"
+FROZEN_STEP = 60_000_000
+"""A fixed TOTP step: the two-factor examples never depend on where the clock is in its 30 s."""
 
 
-async def api_key_client(api: Api, account: Account) -> Api:
-    """A client whose bearer is an API key of the account (made by a login-token client)."""
-    await api.login(account)
-    keyed = api.from_peer("203.0.113.7")
-    keyed.token = (await create_key(api, "reference"))["meta"]["secret_token"]
-    return keyed
+@pytest.fixture
+def frozen_step(monkeypatch: pytest.MonkeyPatch) -> int:
+    real = totp.current_step
+    monkeypatch.setattr(totp, "current_step", lambda now=None: FROZEN_STEP if now is None else real(now))
+    return FROZEN_STEP
+
+
+def document_json(**fields: Any) -> str:
+    """An example's `-d '{ ... }'`: the document's fields, in its order, pretty-printed as it prints them."""
+    return json.dumps(fields, indent=2)
+
+
+async def curl(api: Api, method: str, path: str, bearer: str, data: str | None = None) -> httpx.Response:
+    """`curl -X METHOD "https://panel.example.com/api/client/account<path>" -H "Authorization: Bearer ..."
+    -H "Accept: application/json" [-H "Content-Type: application/json" -d '<data>']`."""
+    headers = {"User-Agent": CURL_AGENT, "Authorization": f"Bearer {bearer}", "Accept": "application/json"}
+    if data is None:
+        response = await api.http.request(method, ACCOUNT + path, headers=headers)
+    else:
+        headers["Content-Type"] = "application/json"
+        response = await api.http.request(method, ACCOUNT + path, headers=headers, content=data.encode())
+    assert response.request.method == method
+    assert response.request.url.path == ACCOUNT + path
+    assert response.request.url.query == b""
+    return response
+
+
+async def login_token(api: Api, account: Account) -> str:
+    return await api.login(account)
+
+
+async def an_api_key(api: Api, account: Account, description: str = "reference") -> str:
+    """The secret of a new API key of the account (made with a login token, by the create example's request)."""
+    response = await curl(
+        api, "POST", "/api-keys", await login_token(api, account), document_json(description=description)
+    )
+    resource(response, "api_key")
+    secret: str = response.json()["meta"]["secret_token"]
+    return secret
+
+
+def no_content(response: httpx.Response) -> None:
+    """The document's "Returns 204 No Content on success."."""
+    assert response.status_code == 204, response.text
+    assert response.content == b""
 
 
 async def test_get_account_details(user_api: Api, alice: Account) -> None:
-    keyed = await api_key_client(user_api, alice)
-    response = await send(keyed, "GET", "")
-    attributes = resource(response, "user")
+    """curl -X GET "https://panel.example.com/api/client/account" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json"
+    """
+    key = await an_api_key(user_api, alice)
+    response = await curl(user_api, "GET", "", key)
+    assert response.headers["content-type"] == "application/json"
     assert set(response.json()) == {"object", "attributes"}
+    attributes = resource(response, "user")
+    assert set(attributes) == {"id", "admin", "username", "email", "first_name", "last_name", "language"}
+    assert type(attributes["id"]) is int and type(attributes["admin"]) is bool
+    assert all(type(attributes[name]) is str for name in ("username", "email", "first_name", "last_name", "language"))
     assert attributes == {
         "id": alice.user.id,
         "admin": False,
@@ -59,92 +117,146 @@ async def test_get_account_details(user_api: Api, alice: Account) -> None:
     }
 
 
-async def test_an_administrator_account_says_admin_true(user_api: Api, admin: Account) -> None:
-    await user_api.login(admin)
-    assert resource(await send(user_api, "GET", ""), "user")["admin"] is True
+async def test_get_account_details_of_an_administrator_says_admin_true(user_api: Api, admin: Account) -> None:
+    """curl -X GET "https://panel.example.com/api/client/account" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json"
+    """
+    key = await an_api_key(user_api, admin)
+    assert resource(await curl(user_api, "GET", "", key), "user")["admin"] is True
 
 
 async def test_update_email_address(user_api: Api, alice: Account) -> None:
-    keyed = await api_key_client(user_api, alice)
-    response = await send(keyed, "PUT", "/email", {"email": "john@example.org", "password": alice.password})
-    assert response.status_code == 204, response.text
-    assert response.content == b""
-    assert resource(await send(keyed, "GET", ""), "user")["email"] == "john@example.org"
+    """curl -X PUT "https://panel.example.com/api/client/account/email" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json" \\
+    -H "Content-Type: application/json" \\
+    -d '{
+    "email": "[email protected]",
+    "password": "current_password"
+    }'
+    """
+    key = await an_api_key(user_api, alice)
+    response = await curl(
+        user_api, "PUT", "/email", key, document_json(email="john@example.org", password=alice.password)
+    )
+    no_content(response)
+    assert resource(await curl(user_api, "GET", "", key), "user")["email"] == "john@example.org"
 
 
 async def test_update_password_ends_every_other_session(user_api: Api, alice: Account) -> None:
-    keyed = await api_key_client(user_api, alice)
-    other_session = user_api.token
-    response = await send(
-        keyed,
-        "PUT",
-        "/password",
-        {
-            "current_password": alice.password,
-            "password": "N3w-pass-phrase!",
-            "password_confirmation": "N3w-pass-phrase!",
-        },
-    )
-    assert response.status_code == 204, response.text
-    assert response.content == b""
-    assert (await send(user_api, "GET", "", token=other_session)).status_code == 401
-    login = await user_api.post("/api/v1/auth/login", json={"username": "alice", "password": "N3w-pass-phrase!"})
+    """curl -X PUT "https://panel.example.com/api/client/account/password" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json" \\
+    -H "Content-Type: application/json" \\
+    -d '{
+    "current_password": "old_password",
+    "password": "new_password",
+    "password_confirmation": "new_password"
+    }'
+    """
+    key = await an_api_key(user_api, alice)
+    other_session = await login_token(user_api, alice)
+    body = document_json(current_password=alice.password, password=NEW_PASSWORD, password_confirmation=NEW_PASSWORD)
+    no_content(await curl(user_api, "PUT", "/password", key, body))
+    error_of(await curl(user_api, "GET", "", other_session), 401, "AuthenticationException")
+    login = await user_api.post("/api/v1/auth/login", json={"username": "alice", "password": NEW_PASSWORD})
     assert login.status_code == 200
 
 
 async def test_get_two_factor_setup_details(user_api: Api, alice: Account) -> None:
-    keyed = await api_key_client(user_api, alice)
-    response = await send(keyed, "GET", "/two-factor")
+    """curl -X GET "https://panel.example.com/api/client/account/two-factor" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json"
+    """
+    key = await an_api_key(user_api, alice)
+    response = await curl(user_api, "GET", "/two-factor", key)
     assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
     body = response.json()
     assert set(body) == {"data"}
     assert set(body["data"]) == {"image_url_data", "secret"}
     image, secret = body["data"]["image_url_data"], body["data"]["secret"]
-    assert image.startswith("data:image/png;base64,")
+    assert isinstance(image, str) and image.startswith("data:image/png;base64,")
     assert base64.b64decode(image.split(",", 1)[1]).startswith(b"\x89PNG\r\n\x1a\n")
-    assert set(secret) <= BASE32
-    assert len(secret) == 32
+    assert isinstance(secret, str) and set(secret) <= BASE32
+    assert len(base64.b32decode(secret)) == 20
 
 
-async def test_enable_two_factor_returns_the_recovery_tokens(user_api: Api, alice: Account) -> None:
-    keyed = await api_key_client(user_api, alice)
-    secret = (await send(keyed, "GET", "/two-factor")).json()["data"]["secret"]
-    step = await settled_step()
-    response = await send(
-        keyed, "POST", "/two-factor", {"code": totp.code_at(secret, step), "password": alice.password}
-    )
+async def test_enable_two_factor_returns_the_recovery_tokens(user_api: Api, alice: Account, frozen_step: int) -> None:
+    """curl -X POST "https://panel.example.com/api/client/account/two-factor" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json" \\
+    -H "Content-Type: application/json" \\
+    -d '{
+    "code": "123456",
+    "password": "your_password"
+    }'
+    """
+    key = await an_api_key(user_api, alice)
+    secret = (await curl(user_api, "GET", "/two-factor", key)).json()["data"]["secret"]
+    body = document_json(code=totp.code_at(secret, frozen_step), password=alice.password)
+    response = await curl(user_api, "POST", "/two-factor", key, body)
     assert set(response.json()) == {"object", "attributes"}
-    tokens = resource(response, "recovery_tokens")["tokens"]
+    attributes = resource(response, "recovery_tokens")
+    assert set(attributes) == {"tokens"}
+    tokens = attributes["tokens"]
     assert len(tokens) == len(set(tokens)) == 10
     assert all(isinstance(token, str) and len(token) >= 8 for token in tokens)
+    assert (await user_api.get("/api/v1/account/two-factor", token=key)).json()["enabled"] is True
 
 
-async def test_disable_two_factor(user_api: Api, alice: Account) -> None:
-    await user_api.login(alice)
-    await enable_two_factor(user_api, alice)
-    response = await send(user_api, "POST", "/two-factor/disable", {"password": alice.password})
-    assert response.status_code == 204, response.text
-    assert response.content == b""
-    assert (await user_api.get("/api/v1/account/two-factor")).json()["enabled"] is False
+async def test_disable_two_factor(user_api: Api, alice: Account, frozen_step: int) -> None:
+    """curl -X POST "https://panel.example.com/api/client/account/two-factor/disable" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json" \\
+    -H "Content-Type: application/json" \\
+    -d '{
+    "password": "your_password"
+    }'
+    """
+    key = await an_api_key(user_api, alice)
+    secret = (await curl(user_api, "GET", "/two-factor", key)).json()["data"]["secret"]
+    enable = document_json(code=totp.code_at(secret, frozen_step), password=alice.password)
+    resource(await curl(user_api, "POST", "/two-factor", key, enable), "recovery_tokens")
+    no_content(await curl(user_api, "POST", "/two-factor/disable", key, document_json(password=alice.password)))
+    assert (await user_api.get("/api/v1/account/two-factor", token=key)).json()["enabled"] is False
 
 
 async def test_list_api_keys(user_api: Api, alice: Account) -> None:
-    keyed = await api_key_client(user_api, alice)
-    [key] = items(await send(keyed, "GET", "/api-keys"), "api_key")
-    assert set(key) == {"identifier", "description", "allowed_ips", "last_used_at", "created_at"}
-    assert IDENTIFIER.match(key["identifier"])
-    assert key["description"] == "reference"
-    assert key["allowed_ips"] == []
-    assert ATOM.match(key["created_at"])
-    assert ATOM.match(key["last_used_at"])  # this very request used it
+    """curl -X GET "https://panel.example.com/api/client/account/api-keys" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json"
+    """
+    key = await an_api_key(user_api, alice)
+    response = await curl(user_api, "GET", "/api-keys", key)
+    assert set(response.json()) == {"object", "data"}
+    [listed] = items(response, "api_key")
+    assert set(listed) == {"identifier", "description", "allowed_ips", "last_used_at", "created_at"}
+    assert IDENTIFIER.match(listed["identifier"])
+    assert key.startswith("hp_" + listed["identifier"])
+    assert listed["description"] == "reference"
+    assert listed["allowed_ips"] == []
+    assert ATOM.match(listed["created_at"])
+    assert ATOM.match(listed["last_used_at"])  # this very request used it
 
 
 async def test_create_api_key_shows_the_secret_once(user_api: Api, alice: Account, runtime: Runtime) -> None:
-    await user_api.login(alice)
-    response = await send(
-        user_api, "POST", "/api-keys", {"description": "My API Key", "allowed_ips": ["192.168.1.1", "10.0.0.0/8"]}
-    )
+    """curl -X POST "https://panel.example.com/api/client/account/api-keys" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json" \\
+    -H "Content-Type: application/json" \\
+    -d '{
+    "description": "My API Key",
+    "allowed_ips": ["192.168.1.1", "10.0.0.0/8"]
+    }'
+    """
+    token = await login_token(user_api, alice)
+    body = document_json(description="My API Key", allowed_ips=["192.168.1.1", "10.0.0.0/8"])
+    response = await curl(user_api, "POST", "/api-keys", token, body)
+    assert set(response.json()) == {"object", "attributes", "meta"}
     attributes = resource(response, "api_key")
+    assert set(attributes) == {"identifier", "description", "allowed_ips", "last_used_at", "created_at"}
     assert attributes["description"] == "My API Key"
     assert attributes["allowed_ips"] == ["192.168.1.1", "10.0.0.0/8"]
     assert attributes["last_used_at"] is None
@@ -152,7 +264,7 @@ async def test_create_api_key_shows_the_secret_once(user_api: Api, alice: Accoun
     meta = response.json()["meta"]
     assert set(meta) == {"secret_token"}
     assert meta["secret_token"].startswith("hp_" + attributes["identifier"])
-    listed = (await send(user_api, "GET", "/api-keys")).text
+    listed = (await curl(user_api, "GET", "/api-keys", token)).text
     assert meta["secret_token"] not in listed
     assert meta["secret_token"][-32:] not in listed
     async with runtime.reading() as db:
@@ -162,45 +274,92 @@ async def test_create_api_key_shows_the_secret_once(user_api: Api, alice: Accoun
 
 
 async def test_delete_api_key(user_api: Api, alice: Account) -> None:
-    await user_api.login(alice)
-    identifier = (await create_key(user_api))["attributes"]["identifier"]
-    response = await send(user_api, "DELETE", f"/api-keys/{identifier}")
-    assert response.status_code == 204, response.text
-    assert response.content == b""
-    assert items(await send(user_api, "GET", "/api-keys"), "api_key") == []
+    """curl -X DELETE "https://panel.example.com/api/client/account/api-keys/{identifier}" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json"
+    """
+    key = await an_api_key(user_api, alice)
+    token = await login_token(user_api, alice)
+    [listed] = items(await curl(user_api, "GET", "/api-keys", token), "api_key")
+    no_content(await curl(user_api, "DELETE", f"/api-keys/{listed['identifier']}", token))
+    assert items(await curl(user_api, "GET", "/api-keys", token), "api_key") == []
+    error_of(await curl(user_api, "GET", "", key), 401, "AuthenticationException")
 
 
 async def test_list_ssh_keys(user_api: Api, alice: Account) -> None:
-    keyed = await api_key_client(user_api, alice)
+    """curl -X GET "https://panel.example.com/api/client/account/ssh-keys" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json"
+    """
+    key = await an_api_key(user_api, alice)
     public_key = ed25519_key()
-    await send(user_api, "POST", "/ssh-keys", {"name": "My Laptop", "public_key": public_key})
-    [key] = items(await send(keyed, "GET", "/ssh-keys"), "ssh_key")
-    assert set(key) == {"name", "fingerprint", "public_key", "created_at"}
-    assert key["name"] == "My Laptop"
-    assert key["fingerprint"] == sha256_fingerprint(public_key)
-    assert key["public_key"].split()[:2] == public_key.split()[:2]
-    assert ATOM.match(key["created_at"])
+    added = document_json(name="My Laptop", public_key=public_key)
+    resource(await curl(user_api, "POST", "/ssh-keys", await login_token(user_api, alice), added), "ssh_key")
+    response = await curl(user_api, "GET", "/ssh-keys", key)
+    assert set(response.json()) == {"object", "data"}
+    [listed] = items(response, "ssh_key")
+    assert set(listed) == {"name", "fingerprint", "public_key", "created_at"}
+    assert listed["name"] == "My Laptop"
+    assert listed["fingerprint"] == sha256_fingerprint(public_key)
+    assert listed["public_key"].split()[:2] == public_key.split()[:2]
+    assert ATOM.match(listed["created_at"])
 
 
 async def test_add_ssh_key(user_api: Api, alice: Account) -> None:
-    await user_api.login(alice)
+    """curl -X POST "https://panel.example.com/api/client/account/ssh-keys" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json" \\
+    -H "Content-Type: application/json" \\
+    -d '{
+    "name": "My Laptop",
+    "public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ..."
+    }'
+    """
+    token = await login_token(user_api, alice)
     public_key = rsa_key()
-    response = await send(user_api, "POST", "/ssh-keys", {"name": "My Laptop", "public_key": public_key})
-    attributes = resource(response, "ssh_key")
+    response = await curl(user_api, "POST", "/ssh-keys", token, document_json(name="My Laptop", public_key=public_key))
     assert set(response.json()) == {"object", "attributes"}
+    attributes = resource(response, "ssh_key")
+    assert set(attributes) == {"name", "fingerprint", "public_key", "created_at"}
     assert attributes["name"] == "My Laptop"
     assert attributes["fingerprint"] == sha256_fingerprint(public_key)
     assert attributes["public_key"].startswith("ssh-rsa AAAAB3NzaC1yc2E")
     assert ATOM.match(attributes["created_at"])
 
 
-async def test_remove_ssh_key_by_its_sha256_fingerprint(user_api: Api, alice: Account) -> None:
-    await user_api.login(alice)
+async def test_remove_ssh_key(user_api: Api, alice: Account) -> None:
+    """curl -X POST "https://panel.example.com/api/client/account/ssh-keys/remove" \\
+    -H "Authorization: Bearer YOUR_API_KEY" \\
+    -H "Accept: application/json" \\
+    -H "Content-Type: application/json" \\
+    -d '{
+    "fingerprint": "SHA256:abc123..."
+    }'
+    """
+    token = await login_token(user_api, alice)
     public_key = ed25519_key()
-    await send(user_api, "POST", "/ssh-keys", {"name": "My Laptop", "public_key": public_key})
-    response = await send(
-        user_api, "POST", "/ssh-keys/remove", {"fingerprint": "SHA256:" + sha256_fingerprint(public_key)}
-    )
-    assert response.status_code == 204, response.text
-    assert response.content == b""
-    assert items(await send(user_api, "GET", "/ssh-keys"), "ssh_key") == []
+    added = document_json(name="My Laptop", public_key=public_key)
+    resource(await curl(user_api, "POST", "/ssh-keys", token, added), "ssh_key")
+    removal = document_json(fingerprint="SHA256:" + sha256_fingerprint(public_key))
+    no_content(await curl(user_api, "POST", "/ssh-keys/remove", token, removal))
+    assert items(await curl(user_api, "GET", "/ssh-keys", token), "ssh_key") == []
+
+
+async def test_the_key_examples_with_an_api_key_alone_are_refused_in_pterodactyls_shape(
+    user_api: Api, alice: Account
+) -> None:
+    """The create, delete, add and remove examples exactly as written, with an API key as the bearer: refused
+    (403, AccessDeniedHttpException) because an API key alone never changes keys; nothing changes."""
+    key = await an_api_key(user_api, alice)
+    token = await login_token(user_api, alice)
+    [listed] = items(await curl(user_api, "GET", "/api-keys", token), "api_key")
+    public_key = ed25519_key()
+    for method, path, body in (
+        ("POST", "/api-keys", document_json(description="My API Key", allowed_ips=["192.168.1.1", "10.0.0.0/8"])),
+        ("DELETE", f"/api-keys/{listed['identifier']}", None),
+        ("POST", "/ssh-keys", document_json(name="My Laptop", public_key=public_key)),
+        ("POST", "/ssh-keys/remove", document_json(fingerprint="SHA256:" + sha256_fingerprint(public_key))),
+    ):
+        error_of(await curl(user_api, method, path, key, body), 403, "AccessDeniedHttpException")
+    assert len(items(await curl(user_api, "GET", "/api-keys", token), "api_key")) == 1
+    assert items(await curl(user_api, "GET", "/ssh-keys", token), "ssh_key") == []

@@ -83,10 +83,50 @@ async def test_an_unknown_function_is_answered_as_whm_does(admin_api: Api, admin
     assert "data" not in body
 
 
-async def test_a_missing_api_version_is_api_version_0(admin_api: Api, admin: Account) -> None:
-    response = await admin_api.get(f"/json-api/{FUNCTION}", headers=basic(admin))
+@pytest.mark.parametrize("prefix", ["", SESSION_PREFIX])
+@pytest.mark.parametrize("query", ["", "?api.version=", "?api.version=1"])
+async def test_without_api_version_a_call_is_answered_as_api_1(
+    admin_api: Api, admin: Account, prefix: str, query: str
+) -> None:
+    """WHM's API 1 reference calls its functions without `api.version`; every function served is API 1's."""
+    response = await admin_api.get(f"{prefix}/json-api/{FUNCTION}{query}", headers=basic(admin))
+    assert envelope(response, FUNCTION)["data"] == {"is_enabled": 0}
+
+
+async def test_without_api_version_every_credential_and_a_form_body_work(admin_api: Api, admin: Account) -> None:
+    created = await admin_api.post("/json-api/api_token_create", headers=basic(admin), data={"token_name": "nov"})
+    token = envelope(created, "api_token_create")["data"]["token"]
+    response = await admin_api.get(f"/json-api/{FUNCTION}", headers=whm_token("root", token))
+    envelope(response, FUNCTION)
+    session = await admin_api.login(admin)
+    envelope(await admin_api.get(f"/json-api/{FUNCTION}", headers={"Authorization": f"Bearer {session}"}), FUNCTION)
+
+
+async def test_without_api_version_credentials_are_still_required(admin_api: Api) -> None:
+    for method in ("GET", "POST"):
+        assert_access_denied(await admin_api.request(method, f"/json-api/{FUNCTION}"))
+
+
+async def test_without_api_version_an_unknown_function_is_unknown_to_api_1(admin_api: Api, admin: Account) -> None:
+    body = envelope(await admin_api.get("/json-api/getdiskusage", headers=basic(admin)), "getdiskusage", result=0)
+    assert body["metadata"]["reason"] == "Unknown app (“getdiskusage”) requested for this version (1) of the API."
+
+
+@pytest.mark.parametrize(
+    ("version", "reason"),
+    [
+        ("0", f"Unknown app ({FUNCTION}) requested for this version (0) of the API."),
+        ("2", f"Unknown app (“{FUNCTION}”) requested for this version (2) of the API."),
+        ("one", f"Unknown app ({FUNCTION}) requested for this version (0) of the API."),
+    ],
+)
+async def test_an_explicit_other_api_version_is_refused_as_whm_does(
+    admin_api: Api, admin: Account, version: str, reason: str
+) -> None:
+    response = await admin_api.get(f"/json-api/{FUNCTION}", params={"api.version": version}, headers=basic(admin))
     body = envelope(response, FUNCTION, result=0)
-    assert body["metadata"]["reason"] == f"Unknown app (“{FUNCTION}”) requested for this version (0) of the API."
+    assert body["metadata"]["reason"] == reason
+    assert "data" not in body
 
 
 async def test_a_function_name_that_is_no_name_is_not_echoed(admin_api: Api, admin: Account) -> None:

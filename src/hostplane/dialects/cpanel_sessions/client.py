@@ -56,12 +56,14 @@ def login_url(
     connect_host: str | None = None,
     verify: bool | str | ssl.SSLContext = True,
     timeout: float = 15.0,
+    transport: httpx.BaseTransport | None = None,
 ) -> LoginResult:
     """Log `user` in to `service` (cpanel, whm or webmail) on `hostname` and return a one-time login URL.
 
     `port` defaults to cPanel's port of the service (2083/2087/2096, or 2082/2086/2095 with `plain_http`);
     `connect_host` is where to connect when it differs from the host name in the URL; `verify` is httpx's
-    (a CA bundle path, an SSLContext, or False for none)."""
+    (a CA bundle path, an SSLContext, or False for none); `transport` replaces httpx's network transport (a proxy,
+    a Unix socket, or an in-process app in tests)."""
     if service not in SERVICES:
         return LoginResult(False, f"Unknown service {service!r}: use one of {', '.join(SERVICES)}", "", "")
     scheme = "http" if plain_http else "https"
@@ -73,7 +75,7 @@ def login_url(
     if tfa_token:
         form["tfa_token"] = tfa_token
     try:
-        with httpx.Client(verify=verify, timeout=timeout, follow_redirects=False) as http:
+        with httpx.Client(verify=verify, timeout=timeout, follow_redirects=False, transport=transport) as http:
             response = http.post(f"{base}/login/", params={"login_only": "1"}, data=form)
         body = response.json()
     except (httpx.HTTPError, ValueError) as exc:

@@ -1,4 +1,5 @@
-"""WHM API 1 (`/json-api/<function>?api.version=1` on the admin port): translation onto the core services.
+"""WHM API 1 (`/json-api/<function>` on the admin port, with `api.version=1` or, as the reference calls it, without
+any `api.version`): translation onto the core services.
 
 Shapes checked against cPanel's WHM API 1 OpenAPI description (api.docs.cpanel.net, "Two-Factor Authentication"
 and "API Token Management"); the unauthenticated answer (HTTP 403 with a `cpanelresult` "Access denied" body)

@@ -1,7 +1,9 @@
 """HTTP for WHM API 1 on the admin port: credentials, the envelope and dispatch to functions.py.
 
 - `/json-api/<function>` and `/cpsess##########/json-api/<function>`, GET or POST, parameters in the query
-  string and/or a form body, `api.version=1`.
+  string and/or a form body. `api.version=1`, or no `api.version` at all: WHM's API 1 reference calls its
+  functions without it, and every function served here exists only in API 1. An explicit other version (0, 2,
+  ...) is refused as WHM refuses a function that version lacks.
 - Credentials: `Authorization: whm <user>:<token>` (the token is a Hostplane API key of that user, `hp_...` or
   without the prefix), HTTP Basic (the core password login; with two-factor on, the current code in
   `X-CPANEL-OTP`), `Authorization: Bearer <session token>`, or (without an Authorization header) a whostmgrd
@@ -148,6 +150,22 @@ async def authenticate(
     raise AccessDenied
 
 
+def api_version(params: Params) -> str:
+    """The API version asked for: every function Hostplane serves exists only in API 1, whose reference calls
+    them without `api.version`, so an absent (or empty) one means 1."""
+    version = params.get("api.version")
+    return "1" if version is None or not version.strip() else version.strip()
+
+
+def unknown_app(command: str, version: str) -> str:
+    """WHM's reason for a function the asked version lacks: API 0 names it bare, API 1 in quotes; a version that
+    is no number is shown as 0 (and never echoed)."""
+    shown = version if version.isascii() and version.isdigit() and len(version) < 4 else "0"
+    quoted = command if shown == "0" else f"“{command}”"
+    named = f" ({quoted})" if command else ""
+    return f"Unknown app{named} requested for this version ({shown}) of the API."
+
+
 def _reason(error: HostplaneError) -> str:
     return error.fields[0].message if error.fields else error.detail
 
@@ -173,11 +191,9 @@ async def handle(request: Request, function: str, security_token: str | None = N
         params = await read_params(request)
     except WhmFailure as refused:
         return failure(command, refused.reason)
-    version = params.get("api.version")
+    version = api_version(params)
     if spec is None or version != "1":
-        shown = version if version is not None and version.isdigit() and len(version) < 4 else "0"
-        named = f" (“{command}”)" if command else ""
-        return failure(command, f"Unknown app{named} requested for this version ({shown}) of the API.")
+        return failure(command, unknown_app(command, version))
     if not principal.allows(spec.area, write=spec.write):
         needed = ", ".join(f"“{acl}”" for acl in acls.acls_needed(spec.area, write=spec.write))
         return failure(command, f"Permission denied: this API token needs one of the privileges {needed}.")
