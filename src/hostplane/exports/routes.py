@@ -9,7 +9,8 @@ from fastapi.responses import StreamingResponse
 
 from hostplane.api.deps import authenticated
 from hostplane.auth.principal import Principal
-from hostplane.exports.service import ExportService, ExportStream
+from hostplane.exports.service import ExportService
+from hostplane.system.archive import ExportStream
 
 exports_principal = authenticated("exports")
 ExportsPrincipal = Annotated[Principal, Depends(exports_principal)]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from hostplane.errors import LimitReached, NotFound
 from hostplane.mail.models import Mailbox, MailDomain
 from hostplane.plans.models import FEATURES, Plan, UserPlan
 from hostplane.settings import Settings
+from hostplane.system.disk import tree_bytes
+from hostplane.system.mailpaths import MailPaths
 
 Resource = Literal["domains", "websites", "mailboxes", "mail_quota_mb", "disk_mb"]
 RESOURCES: tuple[Resource, ...] = ("domains", "websites", "mailboxes", "mail_quota_mb", "disk_mb")
@@ -112,31 +113,7 @@ _disk_cache: dict[tuple[str, ...], tuple[float, int]] = {}
 DISK_CACHE_ENTRIES = 10_000
 
 
-def _tree_bytes(root: Path) -> int:
-    """Bytes allocated to a tree (like du): lstat only, links are counted as themselves and never followed."""
-    total = 0
-    stack = [str(root)]
-    while stack:
-        folder = stack.pop()
-        try:
-            entries = os.scandir(folder)
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                total += info.st_blocks * 512
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-    return total
-
-
 def _disk_roots(settings: Settings, username: str, mail_domains: Iterable[str]) -> list[Path]:
-    from hostplane.system.mailpaths import MailPaths
-
     vmail = MailPaths.from_settings(settings).vmail
     return [settings.resolved_www_dir / username, *(vmail / name for name in sorted(mail_domains))]
 
@@ -149,7 +126,7 @@ async def measure_disk_mb(settings: Settings, username: str, mail_domains: Itera
     cached = _disk_cache.get(key)
     if cached is not None and cached[0] > now:
         return cached[1]
-    used = math.ceil(sum([await asyncio.to_thread(_tree_bytes, root) for root in roots]) / MIB)
+    used = math.ceil(sum([await asyncio.to_thread(tree_bytes, root) for root in roots]) / MIB)
     if settings.plan_disk_cache_seconds > 0:
         if len(_disk_cache) >= DISK_CACHE_ENTRIES:  # drop what expired (keys change when mail domains do)
             for stale in [k for k, (until, _) in _disk_cache.items() if until <= now] or list(_disk_cache):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import os
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -83,6 +84,20 @@ def challenge_file(webroot: Path, token: str) -> Path:
     if not TOKEN_PATTERN.fullmatch(token):
         raise AcmeUnavailable("the certificate authority sent a challenge token that is not base64url")
     return webroot / CHALLENGE_FOLDER / token
+
+
+def publish_challenge(webroot: Path, challenge: Http01Challenge) -> Path:
+    """Write a challenge's answer where nginx serves it (readable by its `nobody` workers; nothing secret in it);
+    the caller removes the file once the order is done."""
+    path = challenge_file(webroot, challenge.token)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in (path.parent, path.parent.parent, path.parent.parent.parent):
+        os.chmod(folder, 0o755)  # noqa: S103 (served by the nginx workers)
+    temporary = path.with_name(f".{challenge.token}.tmp")
+    temporary.write_text(challenge.key_authorization)
+    os.chmod(temporary, 0o644)
+    temporary.replace(path)
+    return path
 
 
 def _load_account_key(pem: bytes) -> tuple[JWK, JWASignature]:

@@ -15,7 +15,6 @@ import contextlib
 import datetime as dt
 import logging
 import math
-import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +34,7 @@ from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from hostplane.system import acme as protocol
 from hostplane.tls.acme_models import AcmeAccount
+from hostplane.tls.service import CertificateService
 
 log = logging.getLogger("hostplane.tls.acme")
 JOB_KIND = "tls.acme"
@@ -165,8 +165,6 @@ class AcmeService:
     @property
     def certificates(self) -> Installer:
         if self._certificates is None:
-            from hostplane.tls.service import CertificateService
-
             self._certificates = CertificateService(self.runtime)
         return self._certificates
 
@@ -194,7 +192,6 @@ class AcmeService:
 
     async def renew_due(self) -> list[JobView]:
         """Order again every ACME certificate with fewer than `acme_renew_before_days` days left."""
-        from hostplane.tls.service import CertificateService
 
         due = await CertificateService(self.runtime).due_for_renewal(self.settings.acme_renew_before_days)
         started: list[JobView] = []
@@ -301,16 +298,7 @@ class AcmeService:
         return fullchain, key_pem, account_url
 
     def _publish(self, challenge: protocol.Http01Challenge) -> Path:
-        """Write the answer where nginx serves it (readable by its `nobody` workers; nothing secret in it)."""
-        path = protocol.challenge_file(self.settings.resolved_acme_webroot, challenge.token)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for folder in (path.parent, path.parent.parent, path.parent.parent.parent):
-            os.chmod(folder, 0o755)  # noqa: S103 (served by the nginx workers)
-        temporary = path.with_name(f".{challenge.token}.tmp")
-        temporary.write_text(challenge.key_authorization)
-        os.chmod(temporary, 0o644)
-        temporary.replace(path)
-        return path
+        return protocol.publish_challenge(self.settings.resolved_acme_webroot, challenge)
 
     # - the account -
 

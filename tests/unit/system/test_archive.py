@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from hostplane.exports import service
-from hostplane.exports.service import CHUNK_BYTES, QUEUE_CHUNKS, ExportPlan, ExportStream
+from hostplane.system import archive
+from hostplane.system.archive import CHUNK_BYTES, QUEUE_CHUNKS, ExportPlan, ExportStream
 
 MB = 1024 * 1024
 
@@ -117,7 +117,7 @@ async def test_a_folder_swapped_for_a_symlink_after_the_walk_does_not_pull_in_ou
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "page.html").write_text("OUTSIDE SECRET")
-    real_walk = service._walk
+    real_walk = archive._walk
 
     def walk_then_swap(root: Path, prefix: str, skipped: list[str]) -> Iterator[tuple[Path, str, str]]:
         entries = list(real_walk(root, prefix, skipped))
@@ -126,7 +126,7 @@ async def test_a_folder_swapped_for_a_symlink_after_the_walk_does_not_pull_in_ou
             os.symlink(outside, docroot / "sub")
         yield from entries
 
-    monkeypatch.setattr(service, "_walk", walk_then_swap)
+    monkeypatch.setattr(archive, "_walk", walk_then_swap)
     stream = ExportStream(filename="x.tar.gz", plan=plan_for(docroot))
     data = b"".join([chunk async for chunk in stream.chunks()])
     assert b"OUTSIDE SECRET" not in gzip.decompress(data)
