@@ -6,6 +6,7 @@ PostgreSQL runs when HOSTPLANE_TEST_POSTGRES_URL points at a server (make test s
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import subprocess
@@ -25,6 +26,7 @@ from hostplane.activity.log import Actor
 from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
+from hostplane.clock import ManualClock
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
@@ -121,8 +123,15 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
-    rt = build_runtime(settings)
+def clock() -> ManualClock:
+    """The clock of the test's runtime: it stands at the moment the test began and moves only when the test says
+    so (`clock.advance(seconds)`), so no test waits for a TOTP step, an idle timeout or a throttle window."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def runtime(settings: Settings, clock: ManualClock) -> AsyncIterator[Runtime]:
+    rt = build_runtime(settings, clock=clock)
     yield rt
     await rt.close()
 
@@ -171,6 +180,13 @@ class Api:
             transport=httpx.ASGITransport(app=app, client=(peer, 40000)), base_url="http://testserver"
         )
         self.token: str | None = None
+
+    @property
+    def clock(self) -> ManualClock:
+        """The clock of the panel behind this client (the test's `clock` fixture)."""
+        clock = self.app.state.runtime.clock
+        assert isinstance(clock, ManualClock)
+        return clock
 
     def from_peer(self, peer: str) -> Api:
         other = Api(self.app, peer)
@@ -256,10 +272,11 @@ def argon2_verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return verified
 
 
-def oathtool(secret: str) -> str:
-    """The current TOTP code as Debian's oathtool computes it from the secret."""
+def oathtool(secret: str, at: dt.datetime | None = None) -> str:
+    """The TOTP code as Debian's oathtool computes it from the secret, now or at a given time (a test's clock)."""
+    when = ["--now", at.strftime("%Y-%m-%d %H:%M:%S UTC")] if at is not None else []
     result = subprocess.run(
-        ["oathtool", "--totp", "-b", secret],
+        ["oathtool", "--totp", "-b", *when, secret],
         check=True,
         capture_output=True,
         text=True,

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hostplane.clock import Clock, SystemClock
 from hostplane.db import make_engine, make_sessionmakers, transaction
 from hostplane.keys import Keyring, read_key_file
 from hostplane.security.credentials import CredentialCache
@@ -27,6 +28,8 @@ class Runtime:
     readers: async_sessionmaker[AsyncSession]
     writers: async_sessionmaker[AsyncSession]
     keyring: Keyring
+    clock: Clock
+    """What every rule reads the time from (a ManualClock in tests)."""
     hashing: PasswordHashing
     throttle: Throttle
     credentials: CredentialCache
@@ -62,7 +65,8 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None) -> Runtime:
+def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None, clock: Clock | None = None) -> Runtime:
+    clock = clock or SystemClock()
     engine = engine or make_engine(settings.resolved_database_url)
     readers, writers = make_sessionmakers(engine)
     return Runtime(
@@ -71,9 +75,10 @@ def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None) -> R
         readers=readers,
         writers=writers,
         keyring=Keyring.from_master(read_key_file(settings.resolved_secret_key_file)),
+        clock=clock,
         hashing=PasswordHashing(settings),
         throttle=Throttle(settings),
-        credentials=CredentialCache(settings.auth_cache_seconds),
+        credentials=CredentialCache(settings.auth_cache_seconds, clock),
         system_users=build_system_users(enabled=settings.manage_system_users, home_root=settings.system_users_home),
         jobs=JobRunner(settings.jobs_concurrency),
         _write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext(),

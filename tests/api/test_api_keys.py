@@ -266,7 +266,7 @@ async def test_key_works_until_it_expires(user_api: Api, alice: Account, runtime
         await db.execute(
             update(ApiKey)
             .where(ApiKey.identifier == created["identifier"])
-            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+            .values(expires_at=runtime.clock.now() - dt.timedelta(seconds=1))
         )
     runtime.credentials.clear()  # the clock moved past the expiry: what the cache would see once its TTL ends
     assert (await user_api.get(ACCOUNT, token=created["token"])).status_code == 401
@@ -507,7 +507,7 @@ async def test_key_changes_the_password_only_with_the_current_one(user_api: Api,
 
 async def test_key_turns_two_factor_on_and_off_only_with_the_password(key_api: Api, alice: Account) -> None:
     secret = (await key_api.post("/api/v1/account/two-factor/setup")).json()["secret"]
-    code = totp.code_at(secret, totp.current_step())
+    code = totp.code_at(secret, totp.current_step(key_api.clock.now().timestamp()))
     refused = await key_api.post("/api/v1/account/two-factor", json={"code": code, "password": "wrong-password-1"})
     assert refused.status_code == 400
     assert (await key_api.get("/api/v1/account/two-factor")).json()["enabled"] is False

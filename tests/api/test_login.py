@@ -3,7 +3,6 @@ how hashes follow the argon2 parameters, and how guessing is slowed down without
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import time
@@ -23,7 +22,7 @@ from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import ThrottleCounter, User
 from hostplane.auth.tokens import AUDIENCE
-from hostplane.db import utcnow
+from hostplane.clock import ManualClock
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.security.throttle import ADDRESS_ALLOWANCE_FACTOR, account_key
 from hostplane.users.service import UserAdminService
@@ -35,12 +34,12 @@ MakeApi = Callable[..., Awaitable[tuple[Runtime, Api]]]
 
 
 @pytest.fixture
-async def make_api(settings_factory: Callable[..., Any]) -> AsyncIterator[MakeApi]:
-    """A user-port client on a runtime of its own settings, over the test's database."""
+async def make_api(settings_factory: Callable[..., Any], clock: ManualClock) -> AsyncIterator[MakeApi]:
+    """A user-port client on a runtime of its own settings, over the test's database and on the test's clock."""
     opened: list[tuple[Runtime, Api]] = []
 
     async def make(**overrides: Any) -> tuple[Runtime, Api]:
-        rt = build_runtime(settings_factory(**overrides))
+        rt = build_runtime(settings_factory(**overrides), clock=clock)
         api = Api(create_app(rt, "user"))
         opened.append((rt, api))
         return rt, api
@@ -80,7 +79,7 @@ async def end_all_delays(runtime: Runtime) -> None:
         await db.execute(
             update(ThrottleCounter)
             .where(ThrottleCounter.blocked_until.is_not(None))
-            .values(blocked_until=utcnow() - dt.timedelta(seconds=1))
+            .values(blocked_until=runtime.clock.now() - dt.timedelta(seconds=1))
         )
 
 
@@ -431,5 +430,5 @@ async def test_login_works_again_once_the_delay_has_passed(make_api: MakeApi, ad
         await login(api, "root", WRONG)
     retry_after = assert_throttled(await login(api, "root", PASSWORD))
     assert retry_after <= 2
-    await asyncio.sleep(retry_after + 0.1)
+    api.clock.advance(retry_after + 0.1)
     assert (await login(api, "root", PASSWORD)).status_code == 200

@@ -3,7 +3,6 @@ password and disabling the user end sessions at once, and an expired session let
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +15,7 @@ from hostplane.activity.events import Event
 from hostplane.activity.models import ActivityEntry
 from hostplane.app import create_app
 from hostplane.auth.models import AuthSession, User
+from hostplane.clock import ManualClock
 from hostplane.db import utcnow
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
@@ -85,7 +85,7 @@ async def test_the_session_list_shows_only_ones_own_live_sessions(
         await db.execute(
             update(AuthSession)
             .where(AuthSession.id == session_id(expired))
-            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+            .values(expires_at=runtime.clock.now() - dt.timedelta(seconds=1))
         )
     listed = (await user_api.get(SESSIONS, token=mine)).json()
     assert [item["id"] for item in listed] == [session_id(mine)]
@@ -246,22 +246,23 @@ async def test_an_expired_session_is_refused_although_its_token_has_not_expired(
         await db.execute(
             update(AuthSession)
             .where(AuthSession.id == session_id(token))
-            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+            .values(expires_at=runtime.clock.now() - dt.timedelta(seconds=1))
         )
     assert_ended(await user_api.get(ACCOUNT, token=token))
 
 
 async def test_a_revocation_by_another_process_is_seen_within_the_cache_ttl(
-    settings_factory: Callable[..., Settings], alice: Account
+    settings_factory: Callable[..., Settings], alice: Account, clock: ManualClock
 ) -> None:
-    runtime = build_runtime(settings_factory(auth_cache_seconds=0.2))
+    runtime = build_runtime(settings_factory(auth_cache_seconds=0.2), clock=clock)
     api = Api(create_app(runtime, "user"))
     try:
         await api.login(alice)
         assert (await api.get("/api/v1/account")).status_code == 200
         async with runtime.writing() as db:  # like `hostplane user disable` run from the CLI: no cache drop here
             await db.execute(update(User).where(User.id == alice.user.id).values(disabled=True))
-        await asyncio.sleep(0.25)
+        assert (await api.get("/api/v1/account")).status_code == 200  # still cached
+        clock.advance(0.25)
         assert (await api.get("/api/v1/account")).status_code == 401
     finally:
         await api.aclose()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
-import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +19,6 @@ from sqlalchemy import select, update
 
 from hostplane.auth import totp
 from hostplane.auth.models import LoginChallenge, RecoveryCode, User
-from hostplane.db import utcnow
 from hostplane.runtime import Runtime
 from tests.conftest import Account, Api, activity_events, oathtool
 
@@ -43,12 +41,9 @@ class Enrolled:
     """The current time step when 2FA went on (enabled with step - 1, so this step is still unused)."""
 
 
-async def settled_step(margin: float = 3.0) -> int:
-    """The current time step, after waiting for the next one if fewer than `margin` seconds of it remain."""
-    left = totp.STEP_SECONDS - time.time() % totp.STEP_SECONDS
-    if left < margin:
-        await asyncio.sleep(left + 0.05)
-    return totp.current_step()
+async def settled_step(api: Api) -> int:
+    """The current TOTP step on the clock of the panel behind `api` (it moves only when a test moves it)."""
+    return totp.current_step(api.clock.now().timestamp())
 
 
 def wrong_code(secret: str, step: int) -> str:
@@ -65,7 +60,7 @@ async def enable_two_factor(api: Api, account: Account) -> Enrolled:
     setup = await api.post(SETUP)
     assert setup.status_code == 200, setup.text
     secret = setup.json()["secret"]
-    step = await settled_step()
+    step = await settled_step(api)
     enabled = await api.post(ENABLE, json={"code": totp.code_at(secret, step - 1), "password": account.password})
     assert enabled.status_code == 200, enabled.text
     return Enrolled(secret=secret, recovery_codes=enabled.json()["recovery_codes"], step=step)
@@ -174,8 +169,10 @@ async def test_setup_while_two_factor_is_enabled_is_a_conflict(user_api: Api, al
 async def test_code_from_oathtool_turns_two_factor_on(user_api: Api, alice: Account) -> None:
     await user_api.login(alice)
     secret = (await user_api.post(SETUP)).json()["secret"]
-    await settled_step()
-    response = await user_api.post(ENABLE, json={"code": oathtool(secret), "password": alice.password})
+    await settled_step(user_api)
+    response = await user_api.post(
+        ENABLE, json={"code": oathtool(secret, user_api.clock.now()), "password": alice.password}
+    )
     assert response.status_code == 200, response.text
     assert (await user_api.get(STATUS)).json() == {"enabled": True, "recovery_codes_left": 10}
 
@@ -194,7 +191,7 @@ async def test_enabling_with_a_wrong_password_is_refused_and_changes_nothing(
     other = await user_api.login(alice)
     await user_api.login(alice)
     secret = (await user_api.post(SETUP)).json()["secret"]
-    step = await settled_step()
+    step = await settled_step(user_api)
     response = await user_api.post(ENABLE, json={"code": totp.code_at(secret, step), "password": "wrong-password-1"})
     assert response.status_code == 400
     assert response.json()["code"] == "incorrect_password"
@@ -210,7 +207,7 @@ async def test_enabling_with_a_wrong_code_is_refused_and_changes_nothing(
     other = await user_api.login(alice)
     await user_api.login(alice)
     secret = (await user_api.post(SETUP)).json()["secret"]
-    step = await settled_step()
+    step = await settled_step(user_api)
     response = await user_api.post(ENABLE, json={"code": wrong_code(secret, step), "password": alice.password})
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == ["code"]
@@ -359,7 +356,7 @@ async def test_expired_challenge_is_refused(user_api: Api, alice: Account, runti
         await db.execute(
             update(LoginChallenge)
             .where(LoginChallenge.user_id == alice.user.id)
-            .values(expires_at=utcnow() - dt.timedelta(seconds=1))
+            .values(expires_at=runtime.clock.now() - dt.timedelta(seconds=1))
         )
     response = await second_step(user_api, challenge, enrolled.recovery_codes[0])
     assert response.status_code == 401

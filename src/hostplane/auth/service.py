@@ -26,7 +26,6 @@ from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryC
 from hostplane.auth.principal import Client, Principal
 from hostplane.auth.tokens import decode_access_token, issue_access_token
 from hostplane.auth.users import find_by_login_name
-from hostplane.db import utcnow
 from hostplane.errors import (
     AuthenticationRequired,
     HostplaneError,
@@ -140,7 +139,7 @@ class AuthService:
         argon2 cost whether the account exists or not, a failure counted under every key and logged, and the
         answer `failed()` for a wrong password, an unknown account and a refused one alike. Returns whether the
         stored hash should be renewed."""
-        now = utcnow()
+        now = self.rt.clock.now()
         await self._check_throttle(guess.keys, now, guess.actor, **guess.properties)
         ok, needs_rehash = await self.rt.hashing.verify(guess.password_hash, password)
         if ok and guess.refusal is None:
@@ -201,7 +200,7 @@ class AuthService:
         # A login only adds a session (and stamps last_login): nothing a cached credential of the user stands
         # for changes, so the other sessions keep their cache entries (GET /account's last_login may lag by
         # the cache TTL). Dropping them here made every login cost each reader of the account a query.
-        now = utcnow()
+        now = self.rt.clock.now()
         async with self.rt.writing() as db:
             if user.twofa_enabled:
                 # The account's failures are cleared only once the second factor succeeds: a correct password
@@ -282,7 +281,7 @@ class AuthService:
 
     async def complete_two_factor(self, challenge: str, code: str, client: Client) -> IssuedToken:
         """Second login step: a TOTP code or a recovery code against a live challenge."""
-        now = utcnow()
+        now = self.rt.clock.now()
         challenge_hash = self.rt.keyring.keyed_hash(challenge)
         async with self.rt.reading() as db:
             row = await db.execute(
@@ -342,7 +341,7 @@ class AuthService:
         if user.totp_secret_sealed is None:
             return False
         secret = self.rt.keyring.open(user.totp_secret_sealed, f"totp:{user.id}").decode()
-        step = totp.match_step(secret, code)
+        step = totp.match_step(secret, code, self.rt.clock.now().timestamp())
         if step is None:
             activity.record(db, Event.TWOFA_FAILED, actor, user_id=user.id, reason="bad_totp")
             return False
@@ -372,7 +371,7 @@ class AuthService:
                 RecoveryCode.code_hash == self.rt.keyring.keyed_hash(normalized),
                 RecoveryCode.used_at.is_(None),
             )
-            .values(used_at=utcnow())
+            .values(used_at=self.rt.clock.now())
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -393,7 +392,7 @@ class AuthService:
         caller says so with `two_factor_setup` (the routes of the setup itself); everything else is refused.
         API keys are not logins and are not held to the policy (as in cPanel, where API tokens bypass 2FA).
         """
-        now = utcnow()
+        now = self.rt.clock.now()
         look_up = self._look_up_api_key if credential.startswith(API_KEY_PREFIX) else self._look_up_session
         cached = await self.rt.credentials.get_or_load(credential, now, look_up)
         if cached.two_factor_setup_required and not two_factor_setup:
@@ -424,7 +423,7 @@ class AuthService:
         )
 
     async def _look_up_session(self, credential: str, now: dt.datetime) -> CachedCredential:
-        claims = decode_access_token(self.rt.keyring.signing_key, credential)
+        claims = decode_access_token(self.rt.keyring.signing_key, credential, now)
         if claims is None:
             raise AuthenticationRequired("The access token is invalid or has expired.")
         async with self.rt.reading() as db:
@@ -473,7 +472,7 @@ class AuthService:
             async with self.rt.writing() as db:
                 accepted = otp is not None and await self.accept_totp(db, user, otp.strip(), actor)
                 if not accepted:
-                    await self.rt.throttle.record_failure(db, guess.keys, utcnow())
+                    await self.rt.throttle.record_failure(db, guess.keys, self.rt.clock.now())
                     if otp is None:
                         activity.record(db, Event.TWOFA_FAILED, actor, user_id=user.id, reason="missing_totp")
             if not accepted:
@@ -521,7 +520,7 @@ class AuthService:
                 .where(
                     AuthSession.user_id == principal.user.id,
                     AuthSession.revoked_at.is_(None),
-                    AuthSession.expires_at > utcnow(),
+                    AuthSession.expires_at > self.rt.clock.now(),
                 )
                 .order_by(AuthSession.created_at.desc())
             )
@@ -536,7 +535,7 @@ class AuthService:
                     AuthSession.user_id == principal.user.id,
                     AuthSession.revoked_at.is_(None),
                 )
-                .values(revoked_at=utcnow())
+                .values(revoked_at=self.rt.clock.now())
             )
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 raise NotFound("No such session.")
@@ -549,12 +548,12 @@ class AuthService:
         await self.revoke_session(principal, principal.session_id)
 
     @staticmethod
-    async def end_other_sessions(db: AsyncSession, user_id: int, keep: str | None) -> None:
+    async def end_other_sessions(db: AsyncSession, user_id: int, keep: str | None, *, now: dt.datetime) -> None:
         """Revoke every live session of the user but `keep` (the one making the change, if any)."""
         conditions = [AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None)]
         if keep is not None:
             conditions.append(AuthSession.id != keep)
-        await db.execute(update(AuthSession).where(*conditions).values(revoked_at=utcnow()))
+        await db.execute(update(AuthSession).where(*conditions).values(revoked_at=now))
 
     # --- proving the password again ------------------------------------------------------------------
 

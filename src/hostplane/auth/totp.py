@@ -1,6 +1,6 @@
 """Time-based one-time passwords (RFC 6238) for second-factor login.
 
-Pure logic only: no storage, no clock other than ``time.time()``. Replay
+Pure logic only: no storage, and no clock: the caller says what time it is. Replay
 protection (refusing a step that was already used) belongs to the caller,
 which records the matched step with an atomic database update.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hmac
 import secrets
-import time
 
 import pyotp
 import segno
@@ -40,10 +39,8 @@ def qr_png_data_url(uri: str) -> str:
     return qr.png_data_uri(scale=5)
 
 
-def current_step(now: float | None = None) -> int:
-    """Return the RFC 6238 time step (counter) for ``now``, default the clock."""
-    if now is None:
-        now = time.time()
+def current_step(now: float) -> int:
+    """Return the RFC 6238 time step (counter) for ``now`` (Unix seconds)."""
     return int(now // STEP_SECONDS)
 
 
@@ -57,7 +54,7 @@ def _well_formed(code: str) -> bool:
     return len(code) == DIGITS and code.isascii() and code.isdigit()
 
 
-def match_step(secret: str, code: str, now: float | None = None) -> int | None:
+def match_step(secret: str, code: str, now: float) -> int | None:
     """Return the step ``code`` belongs to, or ``None``.
 
     Only the current step and the one before it are tried: one step back

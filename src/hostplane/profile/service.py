@@ -22,7 +22,6 @@ from hostplane.auth.models import ApiKey, RecoveryCode, User
 from hostplane.auth.principal import SCOPE_PATTERN, Principal
 from hostplane.auth.service import API_KEY_ID_LENGTH, API_KEY_PREFIX, API_KEY_SECRET_LENGTH, AuthService
 from hostplane.auth.users import clear_two_factor, lock_user
-from hostplane.db import utcnow
 from hostplane.errors import Conflict, FieldProblem, InvalidInput, LimitReached, NotFound
 from hostplane.panel.service import PanelSettingsService
 from hostplane.profile.authorized_keys import restore_ssh_keys, sync_ssh_keys
@@ -108,7 +107,9 @@ class AccountService:
         new_hash = await self.rt.hashing.hash(new)
         async with self.rt.writing(changes_user=principal.user.id) as db:
             await db.execute(update(User).where(User.id == principal.user.id).values(password_hash=new_hash))
-            await self.auth.end_other_sessions(db, principal.user.id, keep=principal.session_id)
+            await self.auth.end_other_sessions(
+                db, principal.user.id, keep=principal.session_id, now=self.rt.clock.now()
+            )
             activity.record(db, Event.PASSWORD_CHANGED, principal.actor, user_id=principal.user.id)
 
     # --- two-factor ----------------------------------------------------------------------------------
@@ -144,7 +145,7 @@ class AccountService:
                 raise InvalidInput.on(
                     "secret", "This is not the secret generated for this account; generate a new one.", "in"
                 )
-            step = totp.match_step(pending, code.strip())
+            step = totp.match_step(pending, code.strip(), self.rt.clock.now().timestamp())
             if step is None:
                 raise InvalidInput.on("code", "The two-factor code is invalid.", "totp")
             if user.totp_last_step is not None and step <= user.totp_last_step:
@@ -156,7 +157,7 @@ class AccountService:
             )
             await db.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
             db.add_all(RecoveryCode(user_id=user.id, code_hash=self.rt.keyring.keyed_hash(c)) for c in codes)
-            await self.auth.end_other_sessions(db, user.id, keep=principal.session_id)
+            await self.auth.end_other_sessions(db, user.id, keep=principal.session_id, now=self.rt.clock.now())
             activity.record(db, Event.TWOFA_ENABLED, principal.actor, user_id=user.id)
         return codes
 
@@ -167,7 +168,7 @@ class AccountService:
             if not user.twofa_enabled:
                 raise Conflict("Two-factor authentication is not enabled on this account.")
             await clear_two_factor(db, user)
-            await self.auth.end_other_sessions(db, user.id, keep=principal.session_id)
+            await self.auth.end_other_sessions(db, user.id, keep=principal.session_id, now=self.rt.clock.now())
             activity.record(db, Event.TWOFA_DISABLED, principal.actor, user_id=user.id)
 
     async def count_recovery_codes(self, principal: Principal) -> int:
@@ -214,12 +215,11 @@ class AccountService:
                 raise InvalidInput.on(f"scopes.{index}", "A scope is '<area>:read' or '<area>:write'.", "in")
         return sorted(set(scopes))
 
-    @staticmethod
-    def _key_expiry(expires_at: dt.datetime | None) -> dt.datetime | None:
+    def _key_expiry(self, expires_at: dt.datetime | None) -> dt.datetime | None:
         if expires_at is not None:
             if expires_at.tzinfo is None:
                 raise InvalidInput.on("expires_at", "The expiry needs a time zone.", "date")
-            if expires_at <= utcnow():
+            if expires_at <= self.rt.clock.now():
                 raise InvalidInput.on("expires_at", "The expiry must be in the future.", "after")
         return expires_at
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from hostplane.auth.models import User
+from hostplane.clock import Clock, SystemClock
 
 MAX_ENTRIES = 50_000
 
@@ -37,8 +37,9 @@ class CachedCredential:
 
 
 class CredentialCache:
-    def __init__(self, ttl_seconds: float) -> None:
+    def __init__(self, ttl_seconds: float, clock: Clock | None = None) -> None:
         self._ttl = ttl_seconds
+        self._clock = clock or SystemClock()
         self._entries: dict[str, CachedCredential] = {}
         self._by_user: dict[int, set[str]] = {}
         self._generation = 0
@@ -53,7 +54,7 @@ class CredentialCache:
         entry = self._entries.get(credential)
         if entry is None:
             return None
-        if time.monotonic() - entry.cached_at > self._ttl or entry.valid_until <= now:
+        if self._clock.monotonic() - entry.cached_at > self._ttl or entry.valid_until <= now:
             self._drop(credential)
             return None
         return entry
@@ -89,7 +90,7 @@ class CredentialCache:
             return
         if len(self._entries) >= MAX_ENTRIES:
             self.clear()
-        self._entries[credential] = dataclasses.replace(entry, cached_at=time.monotonic())
+        self._entries[credential] = dataclasses.replace(entry, cached_at=self._clock.monotonic())
         self._by_user.setdefault(entry.user.id, set()).add(credential)
 
     def note_use(self, credential: str, when: dt.datetime) -> None:

@@ -25,7 +25,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from hostplane.auth.models import User
-from hostplane.db import utcnow
 from hostplane.domains.models import Domain
 from hostplane.errors import Conflict, NotFound, ServiceFailed, TooManyAttempts
 from hostplane.jobs.models import UNFINISHED, Job
@@ -352,7 +351,7 @@ class AcmeService:
             found = row.first()
         if found is None or found[0] is None:
             return 0.0, ""
-        return max(0.0, (found[0] - utcnow()).total_seconds()), found[1]
+        return max(0.0, (found[0] - self.runtime.clock.now()).total_seconds()), found[1]
 
     async def _refuse_while_rate_limited(self) -> None:
         left, detail = await self._rate_limit_left()
@@ -381,7 +380,7 @@ class AcmeService:
                 select(AcmeAccount).where(AcmeAccount.directory_url == self.settings.acme_directory_url)
             )
             if row is not None:
-                row.rate_limited_until = utcnow() + dt.timedelta(seconds=seconds)
+                row.rate_limited_until = self.runtime.clock.now() + dt.timedelta(seconds=seconds)
                 row.rate_limit_detail = detail[:1000]
 
 

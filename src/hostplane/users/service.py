@@ -84,7 +84,7 @@ class UserAdminService:
         new_hash = await self.rt.hashing.hash(password)
         async with self.rt.writing(changes_user=user_id) as db:
             await db.execute(update(User).where(User.id == user_id).values(password_hash=new_hash))
-            await AuthService.end_other_sessions(db, user_id, keep=None)
+            await AuthService.end_other_sessions(db, user_id, keep=None, now=self.rt.clock.now())
             activity.record(db, Event.USER_PASSWORD_SET, actor, user_id=user_id)
 
     async def set_disabled(self, actor: Actor, user_id: int, disabled: bool) -> User:
@@ -95,7 +95,7 @@ class UserAdminService:
             user = await lock_user(db, user_id)
             user.disabled = disabled
             if disabled:
-                await AuthService.end_other_sessions(db, user_id, keep=None)
+                await AuthService.end_other_sessions(db, user_id, keep=None, now=self.rt.clock.now())
             event = Event.USER_DISABLED if disabled else Event.USER_ENABLED
             activity.record(db, event, actor, user_id=user_id)
             await sync_ssh_keys(self.rt, db, user)  # disabled: empty authorized_keys; enabled: the keys again
@@ -106,7 +106,7 @@ class UserAdminService:
         async with self.rt.writing(changes_user=user_id) as db:
             user = await lock_user(db, user_id)
             await clear_two_factor(db, user)
-            await AuthService.end_other_sessions(db, user_id, keep=None)
+            await AuthService.end_other_sessions(db, user_id, keep=None, now=self.rt.clock.now())
             activity.record(db, Event.USER_2FA_RESET, actor, user_id=user_id)
 
     async def activity(

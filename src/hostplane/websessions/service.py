@@ -33,7 +33,6 @@ from hostplane.auth.models import AuthSession, User
 from hostplane.auth.principal import Client, Principal
 from hostplane.auth.service import BAD_CODE, AuthService, PasswordGuess, TwoFactorChallenge
 from hostplane.auth.users import find_by_login_name
-from hostplane.db import utcnow
 from hostplane.errors import HostplaneError, InvalidCredentials, InvalidInput, NotFound
 from hostplane.mail.models import Mailbox, MailDomain
 from hostplane.panel.service import two_factor_policy_on
@@ -275,7 +274,7 @@ class WebSessionService:
         """A password login (and the two-factor code where needed) that opens a session on the service; with
         `reuse_token` the session keeps that security token while one of the account's sessions still holds it."""
         proven = await self.prove(service, username, password, client, tfa_token=tfa_token)
-        now = utcnow()
+        now = self.rt.clock.now()
         async with self.rt.writing() as db:
             token = await self._token_for(db, service, proven, reuse_token, now)
             return await self._open(db, service, proven, token, client, now)
@@ -294,7 +293,7 @@ class WebSessionService:
         """The same login, handed over as a one-time URL for a browser (the remote-login library call)."""
         goto = check_goto_uri(goto_uri)
         proven = await self.prove(service, username, password, client, tfa_token=tfa_token)
-        now = utcnow()
+        now = self.rt.clock.now()
         async with self.rt.writing() as db:
             token = await self._token_for(db, service, proven, reuse_token, now)
             return self._add_ticket(db, service, proven, token, goto, client, now, origin="LOGIN_URL")
@@ -305,7 +304,7 @@ class WebSessionService:
         _check_service(service)
         goto = check_goto_uri(goto_uri)
         proven = await self._target(service, name)
-        now = utcnow()
+        now = self.rt.clock.now()
         async with self.rt.writing() as db:
             issued = self._add_ticket(
                 db, service, proven, new_security_token(), goto, principal.client, now, origin="CREATE_USER_SESSION"
@@ -384,7 +383,7 @@ class WebSessionService:
         if not TICKET_SECRET.match(secret):
             raise WebLoginRefused("The login URL is invalid or has expired.")
         token_hash = self.rt.keyring.keyed_hash(f"ticket:{secret}")
-        now = utcnow()
+        now = self.rt.clock.now()
         async with self.rt.writing() as db:
             claimed = await db.execute(
                 update(WebLoginTicket)
@@ -497,7 +496,7 @@ class WebSessionService:
         that session's token. Each use moves the idle deadline on."""
         if not cookie or len(cookie) > 128:
             raise SessionEnded("There is no session; log in again.")
-        now = utcnow()
+        now = self.rt.clock.now()
         session_id = self.rt.keyring.keyed_hash(f"web:{cookie}")
         async with self.rt.reading() as db:
             row = await db.scalar(
@@ -554,7 +553,7 @@ class WebSessionService:
         if not cookie or len(cookie) > 128:
             return
         session_id = self.rt.keyring.keyed_hash(f"web:{cookie}")
-        now = utcnow()
+        now = self.rt.clock.now()
         async with self.rt.reading() as db:
             row = await db.scalar(
                 select(WebSession).where(

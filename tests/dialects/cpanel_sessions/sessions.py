@@ -76,13 +76,11 @@ async def age_sessions(runtime: Runtime, seconds: float) -> None:
     import datetime as dt
 
     async with runtime.writing() as db:
-        await db.execute(
-            update(WebSession).values(last_seen_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=seconds))
-        )
+        await db.execute(update(WebSession).values(last_seen_at=runtime.clock.now() - dt.timedelta(seconds=seconds)))
 
 
 async def expire_tickets(runtime: Runtime) -> None:
     import datetime as dt
 
     async with runtime.writing() as db:
-        await db.execute(update(WebLoginTicket).values(expires_at=dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)))
+        await db.execute(update(WebLoginTicket).values(expires_at=runtime.clock.now() - dt.timedelta(seconds=1)))

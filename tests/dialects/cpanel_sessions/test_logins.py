@@ -89,7 +89,7 @@ async def enable_two_factor(api: Api, account: Account) -> str:
     """2FA on through the native API, confirmed with the previous step's code (the current one stays free)."""
     await api.login(account)
     secret: str = (await api.post("/api/v1/account/two-factor/setup")).json()["secret"]
-    step = await settled_step()
+    step = await settled_step(api)
     response = await api.post(
         "/api/v1/account/two-factor", json={"code": totp.code_at(secret, step - 1), "password": account.password}
     )
@@ -102,7 +102,7 @@ async def test_with_two_factor_the_code_is_required_then_accepted(user_api: Api,
     secret = await enable_two_factor(user_api, alice)
     refused(await login(user_api, "alice", PASSWORD), 401, "tfa_required")
     refused(await login(user_api, "alice", PASSWORD, tfa_token="000000"), 401, "tfa_invalid")
-    code = totp.code_at(secret, totp.current_step())
+    code = totp.code_at(secret, totp.current_step(user_api.clock.now().timestamp()))
     logged_in(await login(user_api, "alice", PASSWORD, tfa_token=code), "cpsession")
     refused(await login(user_api, "alice", PASSWORD, tfa_token=code), 401, "tfa_invalid")  # a code works once
 

@@ -15,7 +15,7 @@ async def enable_two_factor(api: Api, account: Account) -> str:
     """Turn 2FA on through the native API; returns the secret."""
     await api.login(account)
     secret = (await api.post("/api/v1/account/two-factor/setup")).json()["secret"]
-    step = totp.current_step() - 1  # leave the current step free for the login under test
+    step = totp.current_step(api.clock.now().timestamp()) - 1  # leave the current step free for the login under test
     response = await api.post(
         "/api/v1/account/two-factor", json={"code": totp.code_at(secret, step), "password": account.password}
     )
@@ -32,7 +32,7 @@ async def test_login_without_2fa_returns_a_token_the_native_api_accepts(
     assert isinstance(body["token"], str)
     assert body["expires_in"] == runtime.settings.access_token_seconds
     assert body["user_id"] == alice.user.id
-    claims = decode_access_token(runtime.keyring.signing_key, body["token"])
+    claims = decode_access_token(runtime.keyring.signing_key, body["token"], runtime.clock.now())
     assert claims is not None
     assert claims.user_id == alice.user.id
     account = await user_api.get("/api/v1/account", token=body["token"])
@@ -45,7 +45,7 @@ async def test_login_with_2fa_asks_for_the_code_then_accepts_it(user_api: Api, a
     assert first.status_code == 200
     assert first.json() == {"twofa_required": True, "user_id": alice.user.id}
 
-    code = totp.code_at(secret, totp.current_step())
+    code = totp.code_at(secret, totp.current_step(user_api.clock.now().timestamp()))
     second = await user_api.post(
         LOGIN, headers=HEADERS, json={"username": "alice", "password": PASSWORD, "twofa_code": code}
     )
@@ -59,7 +59,7 @@ async def test_login_with_2fa_asks_for_the_code_then_accepts_it(user_api: Api, a
 
 async def test_a_replayed_or_wrong_2fa_code_is_refused_in_openpanel_shape(user_api: Api, alice: Account) -> None:
     secret = await enable_two_factor(user_api, alice)
-    code = totp.code_at(secret, totp.current_step())
+    code = totp.code_at(secret, totp.current_step(user_api.clock.now().timestamp()))
     body = {"username": "alice", "password": PASSWORD, "twofa_code": code}
     assert (await user_api.post(LOGIN, headers=HEADERS, json=body)).status_code == 200
     replay = await user_api.post(LOGIN, headers=HEADERS, json=body)

@@ -18,14 +18,13 @@ import pytest
 
 from hostplane.auth import totp
 from hostplane.auth.tokens import decode_access_token
+from hostplane.clock import ManualClock
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
 from tests.conftest import PASSWORD, Account, Api
 from tests.dialects.openpanel.test_domains import REFERENCE, assert_typed_like
 
 CURL_AGENT = "curl/8.14.1"
-FROZEN_STEP = 60_000_000
-"""A fixed TOTP step: the 2FA examples never depend on where the clock is in its 30 s."""
 
 
 @pytest.fixture
@@ -36,10 +35,9 @@ def settings(settings_factory: Callable[..., Settings]) -> Settings:
 
 
 @pytest.fixture
-def frozen_step(monkeypatch: pytest.MonkeyPatch) -> int:
-    real = totp.current_step
-    monkeypatch.setattr(totp, "current_step", lambda now=None: FROZEN_STEP if now is None else real(now))
-    return FROZEN_STEP
+def frozen_step(clock: ManualClock) -> int:
+    """The TOTP step of the panel's clock, which stands still unless a test moves it."""
+    return totp.current_step(clock.now().timestamp())
 
 
 @pytest.fixture
@@ -88,7 +86,7 @@ async def test_login_without_2fa(user_api: Api, testuser: Account, runtime: Runt
     assert isinstance(body["token"], str) and body["token"].startswith("eyJ")
     assert set(body) == {"token", "user_id", "expires_in"}  # the document's `token`, and what DESIGN.md adds
     assert type(body["user_id"]) is int and type(body["expires_in"]) is int
-    claims = decode_access_token(runtime.keyring.signing_key, body["token"])
+    claims = decode_access_token(runtime.keyring.signing_key, body["token"], runtime.clock.now())
     assert claims is not None and claims.user_id == testuser.user.id
     assert (await user_api.get("/api/v1/account", token=body["token"])).json()["username"] == "testuser"
 

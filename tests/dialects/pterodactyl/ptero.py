@@ -110,7 +110,7 @@ async def enable_two_factor(api: Api, account: Account) -> tuple[str, int]:
     setup = await send(api, "GET", "/two-factor")
     assert setup.status_code == 200, setup.text
     secret = setup.json()["data"]["secret"]
-    step = await settled_step()
+    step = await settled_step(api)
     enabled = await send(
         api, "POST", "/two-factor", {"code": totp.code_at(secret, step - 1), "password": account.password}
     )

@@ -99,14 +99,14 @@ async def test_two_factor_enabled_here_is_asked_at_the_native_login(user_api: Ap
     secret, _step = await enable_two_factor(user_api, alice)
     assert await two_factor_on(user_api)
     challenge = await password_step(user_api, alice)
-    accepted = await second_step(user_api, challenge, oathtool(secret))
+    accepted = await second_step(user_api, challenge, oathtool(secret, user_api.clock.now()))
     assert accepted.status_code == 200, accepted.text
 
 
 async def test_the_recovery_tokens_given_here_work_at_the_native_login(user_api: Api, alice: Account) -> None:
     await user_api.login(alice)
     secret = (await send(user_api, "GET", "/two-factor")).json()["data"]["secret"]
-    step = await settled_step()
+    step = await settled_step(user_api)
     enabled = await send(
         user_api, "POST", "/two-factor", {"code": totp.code_at(secret, step - 1), "password": alice.password}
     )
@@ -135,7 +135,7 @@ async def test_setup_is_400_once_two_factor_is_on(user_api: Api, alice: Account)
 async def test_enabling_needs_a_valid_unused_code_and_the_password(user_api: Api, alice: Account) -> None:
     await user_api.login(alice)
     secret = (await send(user_api, "GET", "/two-factor")).json()["data"]["secret"]
-    step = await settled_step()
+    step = await settled_step(user_api)
     code = totp.code_at(secret, step)
     missing = await send(user_api, "POST", "/two-factor", {"code": code})
     assert validation_errors(missing) == [("password", "required", "The password field is required.")]

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from hostplane.auth import totp
 from hostplane.auth.models import ApiKey
+from hostplane.clock import ManualClock
 from hostplane.runtime import Runtime
 from tests.conftest import Account, Api
 from tests.dialects.pterodactyl.ptero import (
@@ -42,15 +43,12 @@ ACCOUNT = "/api/client/account"
 BASE32 = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 CURL_AGENT = "curl/8.14.1"
 NEW_PASSWORD = "N3w-pass-phrase!"
-FROZEN_STEP = 60_000_000
-"""A fixed TOTP step: the two-factor examples never depend on where the clock is in its 30 s."""
 
 
 @pytest.fixture
-def frozen_step(monkeypatch: pytest.MonkeyPatch) -> int:
-    real = totp.current_step
-    monkeypatch.setattr(totp, "current_step", lambda now=None: FROZEN_STEP if now is None else real(now))
-    return FROZEN_STEP
+def frozen_step(clock: ManualClock) -> int:
+    """The TOTP step of the panel's clock, which stands still unless a test moves it."""
+    return totp.current_step(clock.now().timestamp())
 
 
 def document_json(**fields: Any) -> str:

@@ -31,9 +31,13 @@ async def test_set_tfa_config_with_an_oathtool_code_turns_two_factor_on_for_the_
         await call(admin_api, "twofactorauth_generate_tfa_config", basic(admin)), "twofactorauth_generate_tfa_config"
     )
     secret = generated["data"]["secret"]
-    await settled_step()
+    await settled_step(admin_api)
     response = await call(
-        admin_api, "twofactorauth_set_tfa_config", basic(admin), secret=secret, tfa_token=oathtool(secret)
+        admin_api,
+        "twofactorauth_set_tfa_config",
+        basic(admin),
+        secret=secret,
+        tfa_token=oathtool(secret, admin_api.clock.now()),
     )
     data = envelope(response, "twofactorauth_set_tfa_config")["data"]
     assert data["success"] == 1
@@ -48,7 +52,7 @@ async def test_the_secret_echoed_back_must_be_the_one_generated(admin_api: Api, 
         await call(admin_api, "twofactorauth_generate_tfa_config", basic(admin)), "twofactorauth_generate_tfa_config"
     )
     other = totp.new_secret()
-    step = await settled_step()
+    step = await settled_step(admin_api)
     response = await call(
         admin_api, "twofactorauth_set_tfa_config", basic(admin), secret=other, tfa_token=totp.code_at(other, step)
     )
@@ -80,7 +84,7 @@ async def test_set_tfa_config_with_an_api_token_needs_the_password(admin_api: Ap
         await call(admin_api, "twofactorauth_generate_tfa_config", token), "twofactorauth_generate_tfa_config"
     )
     secret = generated["data"]["secret"]
-    step = await settled_step()
+    step = await settled_step(admin_api)
     code = totp.code_at(secret, step)
     refused = await call(admin_api, "twofactorauth_set_tfa_config", token, secret=secret, tfa_token=code)
     assert envelope(refused, "twofactorauth_set_tfa_config", result=0)["metadata"]["reason"] == (
@@ -234,7 +238,7 @@ async def test_the_policy_holds_sessions_without_two_factor_to_its_setup_on_the_
     assert refused.json()["detail"] == "Two-factor authentication is required by policy; set it up first."
     assert (await user_api.get("/api/v1/account")).status_code == 200
     secret = (await user_api.post("/api/v1/account/two-factor/setup")).json()["secret"]
-    step = await settled_step()
+    step = await settled_step(admin_api)
     enabled = await user_api.post(
         "/api/v1/account/two-factor", json={"code": totp.code_at(secret, step), "password": alice.password}
     )

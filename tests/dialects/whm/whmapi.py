@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import time
 from typing import Any
 
 import httpx
@@ -71,12 +69,9 @@ def assert_access_denied(response: httpx.Response) -> None:
     }
 
 
-async def settled_step(margin: float = 3.0) -> int:
-    """The current TOTP step, after waiting for the next one if fewer than `margin` seconds of it remain."""
-    left = totp.STEP_SECONDS - time.time() % totp.STEP_SECONDS
-    if left < margin:
-        await asyncio.sleep(left + 0.05)
-    return totp.current_step()
+async def settled_step(api: Api) -> int:
+    """The current TOTP step on the clock of the panel behind `api` (it moves only when a test moves it)."""
+    return totp.current_step(api.clock.now().timestamp())
 
 
 async def enable_two_factor_by_whm(api: Api, account: Account) -> tuple[str, int]:
@@ -86,7 +81,7 @@ async def enable_two_factor_by_whm(api: Api, account: Account) -> tuple[str, int
         await call(api, "twofactorauth_generate_tfa_config", basic(account)), "twofactorauth_generate_tfa_config"
     )
     secret = generated["data"]["secret"]
-    step = await settled_step()
+    step = await settled_step(api)
     response = await call(
         api,
         "twofactorauth_set_tfa_config",

@@ -21,6 +21,7 @@ from hostplane.auth.tokens import (
     decode_access_token,
     issue_access_token,
 )
+from hostplane.clock import ManualClock
 from hostplane.runtime import Runtime
 from tests.conftest import Account, Api
 
@@ -90,7 +91,7 @@ def test_a_token_is_an_hs256_jwt_with_every_required_claim() -> None:
 
 
 def test_a_token_decodes_to_its_user_and_session() -> None:
-    claims = decode_access_token(KEY, issue(user_id=42))
+    claims = decode_access_token(KEY, issue(user_id=42), now())
     assert claims is not None
     assert (claims.user_id, claims.session_id) == (42, SESSION)
     assert claims.expires_at.tzinfo is not None
@@ -98,7 +99,7 @@ def test_a_token_decodes_to_its_user_and_session() -> None:
 
 def test_a_token_signed_with_the_right_key_by_another_library_call_is_accepted() -> None:
     token = jwt.encode(claims(), KEY, algorithm="HS256")
-    decoded = decode_access_token(KEY, token)
+    decoded = decode_access_token(KEY, token, now())
     assert decoded is not None
     assert (decoded.user_id, decoded.session_id) == (7, SESSION)
 
@@ -108,16 +109,16 @@ def test_a_token_signed_with_the_right_key_by_another_library_call_is_accepted()
 
 @pytest.mark.parametrize("alg", ["none", "None", "NONE", "nOnE"])
 def test_an_unsigned_alg_none_token_is_refused(alg: str) -> None:
-    assert decode_access_token(KEY, unsigned(claims(), alg)) is None
+    assert decode_access_token(KEY, unsigned(claims(), alg), now()) is None
 
 
 def test_an_alg_none_header_on_a_genuine_signature_is_refused() -> None:
     _, payload, signature = issue().split(".")
-    assert decode_access_token(KEY, f"{b64url({'alg': 'none', 'typ': 'JWT'})}.{payload}.{signature}") is None
+    assert decode_access_token(KEY, f"{b64url({'alg': 'none', 'typ': 'JWT'})}.{payload}.{signature}", now()) is None
 
 
 def test_a_token_signed_with_another_key_is_refused() -> None:
-    assert decode_access_token(KEY, issue(OTHER_KEY)) is None
+    assert decode_access_token(KEY, issue(OTHER_KEY), now()) is None
 
 
 @pytest.mark.parametrize(
@@ -125,40 +126,46 @@ def test_a_token_signed_with_another_key_is_refused() -> None:
 )
 def test_a_tampered_payload_under_an_hs256_header_is_refused(change: dict[str, Any]) -> None:
     token = issue()
-    assert decode_access_token(KEY, token) is not None
-    assert decode_access_token(KEY, with_payload(token, **change)) is None
+    assert decode_access_token(KEY, token, now()) is not None
+    assert decode_access_token(KEY, with_payload(token, **change), now()) is None
 
 
 def test_a_tampered_signature_is_refused() -> None:
     header, payload, signature = issue().split(".")
     flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
-    assert decode_access_token(KEY, f"{header}.{payload}.{flipped}") is None
-    assert decode_access_token(KEY, f"{header}.{payload}.") is None
+    assert decode_access_token(KEY, f"{header}.{payload}.{flipped}", now()) is None
+    assert decode_access_token(KEY, f"{header}.{payload}.", now()) is None
 
 
 @pytest.mark.parametrize("missing", REQUIRED_CLAIMS)
 def test_a_token_missing_a_required_claim_is_refused(missing: str) -> None:
     token = jwt.encode(claims(**{missing: None}), KEY, algorithm="HS256")
     assert missing not in jwt.decode(token, options={"verify_signature": False})
-    assert decode_access_token(KEY, token) is None
+    assert decode_access_token(KEY, token, now()) is None
 
 
 def test_an_expired_token_is_refused() -> None:
     expired = jwt.encode(claims(exp=int(now().timestamp()) - 5), KEY, algorithm="HS256")
-    assert decode_access_token(KEY, expired) is None
+    assert decode_access_token(KEY, expired, now()) is None
+
+
+def test_a_token_expires_on_the_clock_the_caller_reads() -> None:
+    token = issue(lifetime=60)
+    assert decode_access_token(KEY, token, now() + dt.timedelta(seconds=59)) is not None
+    assert decode_access_token(KEY, token, now() + dt.timedelta(seconds=60)) is None
 
 
 def test_a_token_for_another_audience_is_refused() -> None:
-    assert decode_access_token(KEY, jwt.encode(claims(aud="someone-else"), KEY, algorithm="HS256")) is None
+    assert decode_access_token(KEY, jwt.encode(claims(aud="someone-else"), KEY, algorithm="HS256"), now()) is None
 
 
 @pytest.mark.parametrize("subject", ["admin", "-1", "1.5", ""])
 def test_a_subject_that_is_not_a_user_id_is_refused(subject: str) -> None:
-    assert decode_access_token(KEY, jwt.encode(claims(sub=subject), KEY, algorithm="HS256")) is None
+    assert decode_access_token(KEY, jwt.encode(claims(sub=subject), KEY, algorithm="HS256"), now()) is None
 
 
 def test_a_session_id_that_is_not_a_string_is_refused() -> None:
-    assert decode_access_token(KEY, jwt.encode(claims(jti=12345), KEY, algorithm="HS256")) is None
+    assert decode_access_token(KEY, jwt.encode(claims(jti=12345), KEY, algorithm="HS256"), now()) is None
 
 
 @pytest.mark.filterwarnings(SHORT_KEY_WARNING)
@@ -166,19 +173,19 @@ def test_a_session_id_that_is_not_a_string_is_refused() -> None:
 def test_another_hmac_algorithm_with_the_right_key_is_refused(alg: str) -> None:
     token = jwt.encode(claims(), KEY, algorithm=alg)
     assert jwt.decode(token, KEY, algorithms=[alg], audience=AUDIENCE)["sub"] == "7"
-    assert decode_access_token(KEY, token) is None
+    assert decode_access_token(KEY, token, now()) is None
 
 
 def test_an_rs256_token_is_refused() -> None:
     private_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     token = jwt.encode(claims(), private_key, algorithm="RS256")
     assert jwt.get_unverified_header(token)["alg"] == "RS256"
-    assert decode_access_token(KEY, token) is None
+    assert decode_access_token(KEY, token, now()) is None
 
 
 @pytest.mark.parametrize("garbage", ["", "x", "a.b", "a.b.c", "....", "Bearer", "hp_" + "a" * 48])
 def test_garbage_is_refused_without_an_exception(garbage: str) -> None:
-    assert decode_access_token(KEY, garbage) is None
+    assert decode_access_token(KEY, garbage, now()) is None
 
 
 # --- through the API -------------------------------------------------------------------------------
@@ -233,7 +240,18 @@ async def test_the_api_refuses_an_expired_token_even_while_its_session_lives(
 ) -> None:
     token = await user_api.login(alice)
     payload = jwt.decode(token, runtime.keyring.signing_key, algorithms=["HS256"], audience=AUDIENCE)
-    payload["exp"] = int(now().timestamp()) - 5
+    payload["exp"] = int(runtime.clock.now().timestamp()) - 5
     expired = jwt.encode(payload, runtime.keyring.signing_key, algorithm="HS256")
     assert_unauthorized(await user_api.get("/api/v1/account", token=expired))
     assert (await user_api.get("/api/v1/account", token=token)).status_code == 200
+
+
+async def test_a_login_token_ends_when_the_clock_passes_its_lifetime(
+    user_api: Api, alice: Account, runtime: Runtime, clock: ManualClock
+) -> None:
+    token = await user_api.login(alice)
+    clock.advance(runtime.settings.access_token_seconds - 1)
+    runtime.credentials.clear()
+    assert (await user_api.get("/api/v1/account", token=token)).status_code == 200
+    clock.advance(1)
+    assert_unauthorized(await user_api.get("/api/v1/account", token=token))

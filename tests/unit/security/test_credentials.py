@@ -1,9 +1,9 @@
 """The credential cache: reads skip the database, and no change is hidden for longer than the TTL."""
 
 import datetime as dt
-import time
 
 from hostplane.auth.models import User
+from hostplane.clock import ManualClock
 from hostplane.security.credentials import CachedCredential, CredentialCache
 
 NOW = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
@@ -15,10 +15,12 @@ def entry(user_id: int = 1, valid_until: dt.datetime = LATER) -> CachedCredentia
 
 
 def test_a_cached_credential_is_returned_until_the_ttl_ends() -> None:
-    cache = CredentialCache(ttl_seconds=0.05)
+    clock = ManualClock(NOW)
+    cache = CredentialCache(ttl_seconds=60, clock=clock)
     cache.put("token", entry(), cache.generation)
+    clock.advance(60)
     assert cache.get("token", NOW) is not None
-    time.sleep(0.06)
+    clock.advance(0.001)
     assert cache.get("token", NOW) is None
 
 
