@@ -243,8 +243,9 @@ async def test_a_token_whose_acls_do_not_allow_it_changes_no_token(
     before = await stored_keys(runtime, admin.user.id)
     for token in callers:
         headers = whm_token("root", token)
-        for proof in ({}, {"password": admin.password}):
-            attempts = {
+        proofs: list[dict[str, Any]] = [{}, {"password": admin.password}]
+        for proof in proofs:
+            attempts: dict[str, dict[str, Any]] = {
                 "api_token_create": {"token_name": "more"},
                 "api_token_update": {"token_name": "target", "new_name": "renamed"},
                 "api_token_revoke": {"token_name": "target"},
@@ -277,7 +278,7 @@ async def test_a_token_creates_tokens_with_acls_within_its_scopes(admin_api: Api
     ids=["write-where-it-reads", "another-area", "one-of-two-beyond", "all", "none-given"],
 )
 async def test_a_token_cannot_create_a_token_with_acls_beyond_its_scopes(
-    runtime: Runtime, admin_api: Api, admin: Account, scoped_token: dict[str, str], acl: dict[str, str]
+    runtime: Runtime, admin_api: Api, admin: Account, scoped_token: dict[str, str], acl: dict[str, Any]
 ) -> None:
     before = await stored_keys(runtime, admin.user.id)
     refused(await call(admin_api, "api_token_create", scoped_token, token_name="wider", **acl), "api_token_create")
@@ -331,7 +332,7 @@ async def test_a_limited_token_creates_a_token_within_its_addresses_and_expiry(
     ids=["elsewhere", "unlimited", "any", "one-of-two-outside"],
 )
 async def test_a_limited_token_cannot_create_a_token_beyond_its_addresses(
-    runtime: Runtime, admin_api: Api, admin: Account, limited_token: tuple[dict[str, str], str], beyond: dict[str, str]
+    runtime: Runtime, admin_api: Api, admin: Account, limited_token: tuple[dict[str, str], str], beyond: dict[str, Any]
 ) -> None:
     headers, _ = limited_token
     before = await stored_keys(runtime, admin.user.id)
@@ -346,7 +347,7 @@ async def test_a_limited_token_cannot_create_a_token_beyond_its_addresses(
     "expiry", [{"expires_at": epoch_in_days(20)}, {"expires_at": "0"}, {}], ids=["later", "never", "left-out"]
 )
 async def test_an_expiring_token_cannot_create_a_token_that_outlives_it(
-    runtime: Runtime, admin_api: Api, admin: Account, limited_token: tuple[dict[str, str], str], expiry: dict[str, str]
+    runtime: Runtime, admin_api: Api, admin: Account, limited_token: tuple[dict[str, str], str], expiry: dict[str, Any]
 ) -> None:
     headers, _ = limited_token
     before = await stored_keys(runtime, admin.user.id)
@@ -361,13 +362,13 @@ async def test_a_limited_token_narrows_a_token_but_never_widens_one(
     runtime: Runtime, admin_api: Api, admin: Account, limited_token: tuple[dict[str, str], str]
 ) -> None:
     headers, _ = limited_token
-    child = {"token_name": "child", "whitelist_ip": "203.0.113.7", "expires_at": epoch_in_days(5)}
+    child: dict[str, Any] = {"token_name": "child", "whitelist_ip": "203.0.113.7", "expires_at": epoch_in_days(5)}
     envelope(await call(admin_api, "api_token_create", headers, **child), "api_token_create")
     sooner = epoch_in_days(3)
     narrowed = await call(admin_api, "api_token_update", headers, token_name="child", expires_at=sooner)
     assert envelope(narrowed, "api_token_update")["data"]["expires_at"] == int(sooner)
     before = await stored_keys(runtime, admin.user.id)
-    widenings: list[dict[str, str]] = [
+    widenings: list[dict[str, Any]] = [
         {"whitelist_ip": "any"},
         {"whitelist_ip": "198.51.100.0/24"},
         {"expires_at": "0"},
