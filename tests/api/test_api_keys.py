@@ -1,11 +1,12 @@
 """Specification of API keys through the native API: secrets shown once, scopes, expiry, IP allow-lists, limits,
-and the rule that a key alone never changes security settings."""
+and the rights rule: a key manages the account's keys without the password, but never gives a key more than it
+holds itself, while the password, email and two-factor still need the password."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -22,7 +23,7 @@ from hostplane.db import utcnow
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
 from hostplane.users.service import UserAdminService
-from tests.conftest import Account, Api, activity_events
+from tests.conftest import PEER, Account, Api, activity_events
 
 KEYS = "/api/v1/account/api-keys"
 ACCOUNT = "/api/v1/account"
@@ -61,6 +62,21 @@ async def logs_in(api: Api, password: str) -> bool:
 
 def field_names(response: httpx.Response) -> list[str]:
     return [error["field"] for error in response.json().get("errors", [])]
+
+
+StoredKey = tuple[str, list[str], list[str], dt.datetime | None]
+
+
+async def stored_keys(runtime: Runtime, user_id: int) -> list[StoredKey]:
+    """(identifier, scopes, allowed_ips, expires_at) of each key of the user as stored, oldest first: what an
+    escalation attempt must leave exactly as it was."""
+    async with runtime.reading() as db:
+        rows = await db.scalars(select(ApiKey).where(ApiKey.user_id == user_id).order_by(ApiKey.id))
+        return [(key.identifier, list(key.scopes or []), list(key.allowed_ips or []), key.expires_at) for key in rows]
+
+
+def in_days(days: int) -> dt.datetime:
+    return utcnow() + dt.timedelta(days=days)
 
 
 # --- creating, listing, using and deleting -------------------------------------------------------------
@@ -427,7 +443,7 @@ async def test_read_only_key_cannot_create_keys_even_with_the_password(user_api:
     assert len((await user_api.get(KEYS)).json()) == 1
 
 
-# --- a key alone never changes security settings -------------------------------------------------------
+# --- keys manage keys within their own rights -----------------------------------------------------------
 
 
 @pytest.fixture
@@ -435,22 +451,63 @@ async def key_api(user_api: Api, alice: Account) -> AsyncIterator[Api]:
     """A client that authenticates with a full-access API key of alice, not with a session."""
     await user_api.login(alice)
     token = (await create_key(user_api, description="automation"))["token"]
-    keyed = user_api.from_peer("203.0.113.7")
+    keyed = user_api.from_peer(PEER)
     keyed.token = token
     yield keyed
     await keyed.aclose()
 
 
-async def test_key_cannot_create_a_key_without_the_password(user_api: Api, key_api: Api, alice: Account) -> None:
-    response = await key_api.post(KEYS, json={"description": "escalation"})
-    assert response.status_code == 403
-    assert len((await user_api.get(KEYS)).json()) == 1
+KeyedClient = Callable[..., Awaitable[tuple[Api, str]]]
 
 
-async def test_key_with_a_wrong_password_cannot_create_a_key(user_api: Api, key_api: Api, alice: Account) -> None:
+@pytest.fixture
+async def keyed(user_api: Api, alice: Account) -> AsyncIterator[KeyedClient]:
+    """Makes a key of alice with the given fields (through her session) and returns a client that authenticates
+    with it from PEER (203.0.113.7), and the key's identifier."""
+    await user_api.login(alice)
+    clients: list[Api] = []
+
+    async def make(**fields: Any) -> tuple[Api, str]:
+        created = await create_key(user_api, **fields)
+        client = user_api.from_peer(PEER)
+        client.token = created["token"]
+        clients.append(client)
+        return client, str(created["identifier"])
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+def assert_refused(response: httpx.Response) -> None:
+    """403 as a problem document with the core's stable code."""
+    assert response.status_code == 403, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "permission_denied"
+
+
+async def test_key_creates_a_key_without_the_password(
+    user_api: Api, key_api: Api, alice: Account, runtime: Runtime
+) -> None:
+    response = await key_api.post(KEYS, json={"description": "made by a key"})
+    assert response.status_code == 201, response.text
+    made = response.json()
+    assert (await user_api.get(ACCOUNT, token=made["token"])).status_code == 200
+    assert len((await user_api.get(KEYS)).json()) == 2
+    by_session, by_key = await activity_events(runtime, alice.user.id, "account.api_key.created")
+    assert by_session.api_key is None
+    assert by_key.properties == {"identifier": made["identifier"]}
+    assert by_key.api_key == split(key_api.token or "")[0]
+
+
+async def test_key_with_a_wrong_password_cannot_create_a_key(
+    user_api: Api, key_api: Api, alice: Account, runtime: Runtime
+) -> None:
+    before = await stored_keys(runtime, alice.user.id)
     response = await key_api.post(KEYS, json={"description": "escalation", "password": "wrong-password-1"})
     assert response.status_code == 400
-    assert len((await user_api.get(KEYS)).json()) == 1
+    assert response.json()["code"] == "incorrect_password"
+    assert await stored_keys(runtime, alice.user.id) == before
 
 
 async def test_key_with_the_password_can_create_a_key(user_api: Api, key_api: Api, alice: Account) -> None:
@@ -459,43 +516,229 @@ async def test_key_with_the_password_can_create_a_key(user_api: Api, key_api: Ap
     assert len((await user_api.get(KEYS)).json()) == 2
 
 
-async def test_key_deletes_a_key_only_with_the_password(user_api: Api, key_api: Api, alice: Account) -> None:
-    other = await create_key(user_api, description="victim")
-    url = f"{KEYS}/{other['identifier']}"
-    assert (await key_api.delete(url)).status_code == 403
-    assert (await key_api.delete(url, json={"password": "wrong-password-1"})).status_code == 400
-    assert (await user_api.get(ACCOUNT, token=other["token"])).status_code == 200
-    assert (await key_api.delete(url, json={"password": alice.password})).status_code == 204
-    assert (await user_api.get(ACCOUNT, token=other["token"])).status_code == 401
+@pytest.mark.parametrize("scopes", [["account:read"], ["domains:read"], ["account:write", "domains:read"]])
+async def test_key_creates_a_key_with_scopes_within_its_own(keyed: KeyedClient, scopes: list[str]) -> None:
+    client, _ = await keyed(scopes=["account:write", "domains:read"])
+    response = await client.post(KEYS, json={"description": "narrower", "scopes": scopes})
+    assert response.status_code == 201, response.text
+    assert response.json()["scopes"] == scopes
 
 
-async def test_key_adds_an_ssh_key_only_with_the_password(user_api: Api, key_api: Api, alice: Account) -> None:
-    public_key = ssh_public_key()
-    refused = await key_api.post("/api/v1/account/ssh-keys", json={"name": "laptop", "public_key": public_key})
-    assert refused.status_code == 403
-    assert (await user_api.get("/api/v1/account/ssh-keys")).json() == []
-    added = await key_api.post(
-        "/api/v1/account/ssh-keys", json={"name": "laptop", "public_key": public_key, "password": alice.password}
+@pytest.mark.parametrize(
+    "scopes",
+    [["domains:write"], ["mail:read"], ["account:read", "tls:read"], ["*:read"], []],
+    ids=["write-where-it-reads", "another-area", "one-of-two-beyond", "every-area", "full-access"],
+)
+async def test_key_cannot_create_a_key_with_a_scope_it_does_not_hold(
+    keyed: KeyedClient, alice: Account, runtime: Runtime, scopes: list[str]
+) -> None:
+    client, _ = await keyed(scopes=["account:write", "domains:read"])
+    before = await stored_keys(runtime, alice.user.id)
+    assert_refused(await client.post(KEYS, json={"description": "wider", "scopes": scopes}))
+    assert await stored_keys(runtime, alice.user.id) == before
+
+
+@pytest.mark.parametrize("allowed_ips", [["203.0.113.7/32"], ["203.0.113.7"], ["203.0.113.128/25", "203.0.113.9"]])
+async def test_key_limited_to_some_addresses_creates_a_key_limited_within_them(
+    keyed: KeyedClient, allowed_ips: list[str]
+) -> None:
+    client, _ = await keyed(allowed_ips=["203.0.113.0/24"])
+    response = await client.post(KEYS, json={"description": "inside", "allowed_ips": allowed_ips})
+    assert response.status_code == 201, response.text
+    assert response.json()["allowed_ips"] == allowed_ips
+
+
+@pytest.mark.parametrize(
+    "allowed_ips",
+    [["198.51.100.0/24"], [], ["203.0.112.0/23"], ["203.0.113.7", "198.51.100.7"], ["2001:db8::1"]],
+    ids=["elsewhere", "unlimited", "wider-range", "one-of-two-outside", "ipv6"],
+)
+async def test_key_limited_to_some_addresses_cannot_create_a_key_beyond_them(
+    keyed: KeyedClient, alice: Account, runtime: Runtime, allowed_ips: list[str]
+) -> None:
+    client, _ = await keyed(allowed_ips=["203.0.113.0/24"])
+    before = await stored_keys(runtime, alice.user.id)
+    assert_refused(await client.post(KEYS, json={"description": "outside", "allowed_ips": allowed_ips}))
+    assert await stored_keys(runtime, alice.user.id) == before
+
+
+async def test_key_limited_to_some_addresses_cannot_create_an_unlimited_key_by_leaving_the_list_out(
+    keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, _ = await keyed(allowed_ips=["203.0.113.0/24"])
+    before = await stored_keys(runtime, alice.user.id)
+    assert_refused(await client.post(KEYS, json={"description": "no list"}))
+    assert await stored_keys(runtime, alice.user.id) == before
+
+
+async def test_expiring_key_creates_a_key_that_expires_no_later(keyed: KeyedClient) -> None:
+    client, _ = await keyed(expires_at=in_days(10).isoformat())
+    expires_at = in_days(5)
+    response = await client.post(KEYS, json={"description": "sooner", "expires_at": expires_at.isoformat()})
+    assert response.status_code == 201, response.text
+    assert dt.datetime.fromisoformat(response.json()["expires_at"]) == expires_at
+
+
+@pytest.mark.parametrize(
+    "expiry",
+    [{"expires_at": in_days(20).isoformat()}, {"expires_at": None}, {}],
+    ids=["later", "never", "left-out"],
+)
+async def test_expiring_key_cannot_create_a_key_that_outlives_it(
+    keyed: KeyedClient, alice: Account, runtime: Runtime, expiry: dict[str, Any]
+) -> None:
+    client, _ = await keyed(expires_at=in_days(10).isoformat())
+    before = await stored_keys(runtime, alice.user.id)
+    assert_refused(await client.post(KEYS, json={"description": "longer", **expiry}))
+    assert await stored_keys(runtime, alice.user.id) == before
+
+
+async def test_key_deletes_another_key_of_its_account_without_the_password(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    """Even a key with less than the key it deletes: removing a key takes nothing away from anyone's rights."""
+    client, identifier = await keyed(
+        scopes=["account:write"], allowed_ips=["203.0.113.0/24"], expires_at=in_days(10).isoformat()
     )
-    assert added.status_code == 201
+    other = await create_key(user_api, description="victim")
+    assert (await client.delete(f"{KEYS}/{other['identifier']}")).status_code == 204
+    assert (await user_api.get(ACCOUNT, token=other["token"])).status_code == 401
+    assert [key["identifier"] for key in (await user_api.get(KEYS)).json()] == [identifier]
+    [entry] = await activity_events(runtime, alice.user.id, "account.api_key.deleted")
+    assert entry.properties == {"identifier": other["identifier"]}
+    assert entry.api_key == identifier
+    assert entry.ip == PEER
+    shown = (await user_api.get("/api/v1/account/activity", params={"event": "account.api_key.deleted"})).json()
+    assert (shown["data"][0]["api_key"], shown["data"][0]["via_api_key"]) == (identifier, True)
+
+
+async def test_key_with_a_wrong_password_cannot_delete_a_key(
+    user_api: Api, key_api: Api, alice: Account, runtime: Runtime
+) -> None:
+    other = await create_key(user_api, description="victim")
+    before = await stored_keys(runtime, alice.user.id)
+    response = await key_api.delete(f"{KEYS}/{other['identifier']}", json={"password": "wrong-password-1"})
+    assert response.status_code == 400
+    assert await stored_keys(runtime, alice.user.id) == before
+    assert (await user_api.get(ACCOUNT, token=other["token"])).status_code == 200
+
+
+async def test_key_cannot_delete_a_key_of_another_account(
+    key_api: Api, make_account: Callable[..., Any], runtime: Runtime
+) -> None:
+    bob: Account = await make_account("bob")
+    bob_api = key_api.from_peer("198.51.100.9")
+    await bob_api.login(bob)
+    bobs = await create_key(bob_api, description="bob's")
+    before = await stored_keys(runtime, bob.user.id)
+    assert (await key_api.delete(f"{KEYS}/{bobs['identifier']}")).status_code == 404
+    assert await stored_keys(runtime, bob.user.id) == before
+    await bob_api.aclose()
+
+
+async def test_key_adds_an_ssh_key_without_the_password(
+    user_api: Api, key_api: Api, alice: Account, runtime: Runtime
+) -> None:
+    wrong = await key_api.post(
+        "/api/v1/account/ssh-keys",
+        json={"name": "laptop", "public_key": ssh_public_key(), "password": "wrong-password-1"},
+    )
+    assert wrong.status_code == 400
+    assert (await user_api.get("/api/v1/account/ssh-keys")).json() == []
+    added = await key_api.post("/api/v1/account/ssh-keys", json={"name": "laptop", "public_key": ssh_public_key()})
+    assert added.status_code == 201, added.text
     assert len((await user_api.get("/api/v1/account/ssh-keys")).json()) == 1
+    [entry] = await activity_events(runtime, alice.user.id, "account.ssh_key.created")
+    assert entry.api_key == split(key_api.token or "")[0]
 
 
-async def test_key_removes_an_ssh_key_only_with_the_password(user_api: Api, key_api: Api, alice: Account) -> None:
+async def test_key_removes_an_ssh_key_without_the_password(
+    user_api: Api, key_api: Api, alice: Account, runtime: Runtime
+) -> None:
     added = await user_api.post("/api/v1/account/ssh-keys", json={"name": "laptop", "public_key": ssh_public_key()})
     assert added.status_code == 201
     fingerprint = added.json()["fingerprint"]
     remove = "/api/v1/account/ssh-keys/remove"
-    assert (await key_api.post(remove, json={"fingerprint": fingerprint})).status_code == 403
+    wrong = await key_api.post(remove, json={"fingerprint": fingerprint, "password": "wrong-password-1"})
+    assert wrong.status_code == 400
     assert len((await user_api.get("/api/v1/account/ssh-keys")).json()) == 1
-    removed = await key_api.post(remove, json={"fingerprint": fingerprint, "password": alice.password})
-    assert removed.status_code == 204
+    assert (await key_api.post(remove, json={"fingerprint": fingerprint})).status_code == 204
     assert (await user_api.get("/api/v1/account/ssh-keys")).json() == []
+    [entry] = await activity_events(runtime, alice.user.id, "account.ssh_key.deleted")
+    assert entry.api_key == split(key_api.token or "")[0]
+
+
+async def test_read_only_key_can_do_none_of_it(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, _ = await keyed(scopes=["account:read"])
+    other = await create_key(user_api, description="other")
+    added = await user_api.post("/api/v1/account/ssh-keys", json={"name": "laptop", "public_key": ssh_public_key()})
+    fingerprint = added.json()["fingerprint"]
+    keys_before = await stored_keys(runtime, alice.user.id)
+    ssh_before = (await user_api.get("/api/v1/account/ssh-keys")).json()
+    for password in (None, alice.password):
+        proof = {"password": password} if password else {}
+        assert_refused(await client.post(KEYS, json={"description": "more", "scopes": ["account:read"], **proof}))
+        assert_refused(await client.delete(f"{KEYS}/{other['identifier']}", json=proof or None))
+        new_ssh = {"name": "other", "public_key": ssh_public_key(), **proof}
+        assert_refused(await client.post("/api/v1/account/ssh-keys", json=new_ssh))
+        assert_refused(await client.post("/api/v1/account/ssh-keys/remove", json={"fingerprint": fingerprint, **proof}))
+    assert await stored_keys(runtime, alice.user.id) == keys_before
+    assert (await user_api.get("/api/v1/account/ssh-keys")).json() == ssh_before
+
+
+async def _attempts(client: Api, other: str) -> list[httpx.Response]:
+    """Every key-managing call, made with `client`'s key."""
+    return [
+        await client.post(KEYS, json={"description": "more"}),
+        await client.delete(f"{KEYS}/{other}"),
+        await client.post("/api/v1/account/ssh-keys", json={"name": "laptop", "public_key": ssh_public_key()}),
+        await client.post("/api/v1/account/ssh-keys/remove", json={"fingerprint": "SHA256:" + "A" * 43}),
+    ]
+
+
+async def test_expired_key_is_refused_as_before(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, identifier = await keyed(expires_at=in_days(10).isoformat())
+    other = await create_key(user_api, description="other")
+    async with runtime.writing() as db:
+        await db.execute(
+            update(ApiKey)
+            .where(ApiKey.identifier == identifier)
+            .values(expires_at=runtime.clock.now() - dt.timedelta(seconds=1))
+        )
+    runtime.credentials.clear()  # the clock moved past the expiry: what the cache would see once its TTL ends
+    before = await stored_keys(runtime, alice.user.id)
+    for response in await _attempts(client, other["identifier"]):
+        assert response.status_code == 401, response.text
+    assert await stored_keys(runtime, alice.user.id) == before
+    assert (await user_api.get("/api/v1/account/ssh-keys")).json() == []
+
+
+async def test_deleted_key_is_refused_as_before(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, identifier = await keyed(description="revoked")
+    other = await create_key(user_api, description="other")
+    assert (await user_api.delete(f"{KEYS}/{identifier}")).status_code == 204
+    before = await stored_keys(runtime, alice.user.id)
+    for response in await _attempts(client, other["identifier"]):
+        assert response.status_code == 401, response.text
+    assert await stored_keys(runtime, alice.user.id) == before
+    assert (await user_api.get("/api/v1/account/ssh-keys")).json() == []
+
+
+# --- what still needs the password with a key --------------------------------------------------------------
 
 
 async def test_key_changes_the_password_only_with_the_current_one(user_api: Api, key_api: Api, alice: Account) -> None:
     new = "An0ther-long-passphrase!"
     change = {"password": new, "password_confirmation": new}
+    missing = await key_api.put("/api/v1/account/password", json=change)
+    assert missing.status_code == 422
+    assert field_names(missing) == ["current_password"]
     refused = await key_api.put("/api/v1/account/password", json={**change, "current_password": "wrong-password-1"})
     assert refused.status_code == 400
     assert await logs_in(user_api, alice.password)
@@ -505,17 +748,51 @@ async def test_key_changes_the_password_only_with_the_current_one(user_api: Api,
     assert not await logs_in(user_api, alice.password)
 
 
+async def test_key_changes_the_email_only_with_the_password(user_api: Api, key_api: Api, alice: Account) -> None:
+    url = "/api/v1/account/email"
+    missing = await key_api.put(url, json={"email": "mallory@example.com"})
+    assert missing.status_code == 422
+    assert field_names(missing) == ["password"]
+    wrong = await key_api.put(url, json={"email": "mallory@example.com", "password": "wrong-password-1"})
+    assert wrong.status_code == 400
+    assert (await user_api.get(ACCOUNT)).json()["email"] == "alice@example.com"
+    changed = await key_api.put(url, json={"email": "alice@example.org", "password": alice.password})
+    assert changed.status_code == 204
+    assert (await user_api.get(ACCOUNT)).json()["email"] == "alice@example.org"
+
+
 async def test_key_turns_two_factor_on_and_off_only_with_the_password(key_api: Api, alice: Account) -> None:
+    """Turning two-factor on is also the only way to get new recovery codes, and turning it off removes the
+    last second factor: both need the password with a key."""
     secret = (await key_api.post("/api/v1/account/two-factor/setup")).json()["secret"]
     code = totp.code_at(secret, totp.current_step(key_api.clock.now().timestamp()))
+    missing = await key_api.post("/api/v1/account/two-factor", json={"code": code})
+    assert missing.status_code == 422
+    assert field_names(missing) == ["password"]
     refused = await key_api.post("/api/v1/account/two-factor", json={"code": code, "password": "wrong-password-1"})
     assert refused.status_code == 400
-    assert (await key_api.get("/api/v1/account/two-factor")).json()["enabled"] is False
+    assert (await key_api.get("/api/v1/account/two-factor")).json() == {"enabled": False, "recovery_codes_left": 0}
     enabled = await key_api.post("/api/v1/account/two-factor", json={"code": code, "password": alice.password})
     assert enabled.status_code == 200
+    assert len(enabled.json()["recovery_codes"]) == 10
+    missing = await key_api.post("/api/v1/account/two-factor/disable", json={})
+    assert missing.status_code == 422
+    assert field_names(missing) == ["password"]
     refused = await key_api.post("/api/v1/account/two-factor/disable", json={"password": "wrong-password-1"})
     assert refused.status_code == 400
-    assert (await key_api.get("/api/v1/account/two-factor")).json()["enabled"] is True
+    assert (await key_api.get("/api/v1/account/two-factor")).json() == {"enabled": True, "recovery_codes_left": 10}
     disabled = await key_api.post("/api/v1/account/two-factor/disable", json={"password": alice.password})
     assert disabled.status_code == 204
     assert (await key_api.get("/api/v1/account/two-factor")).json()["enabled"] is False
+
+
+async def test_recovery_codes_come_only_from_turning_two_factor_on(user_api: Api) -> None:
+    """No other route hands out (or regenerates) recovery codes, so none does so without the password."""
+    paths = (await user_api.get("/openapi.json")).json()["paths"]
+    assert [path for path in paths if "recovery" in path] == []
+    two_factor = {path: sorted(paths[path]) for path in paths if path.startswith("/api/v1/account/two-factor")}
+    assert two_factor == {
+        "/api/v1/account/two-factor": ["get", "post"],
+        "/api/v1/account/two-factor/setup": ["post"],
+        "/api/v1/account/two-factor/disable": ["post"],
+    }

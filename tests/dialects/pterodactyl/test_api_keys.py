@@ -1,19 +1,26 @@
 """API keys through Pterodactyl's routes: the core's limits and validation in Pterodactyl's words, the secret shown
-once, the address allow-list enforced on every API (with an activity entry), and the core rule that an API key
-alone never manages keys."""
+once, the address allow-list enforced on every API (with an activity entry), and the core's rights rule: a client
+key manages the account's keys without the password, but never makes a key that holds more than itself."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from hostplane.activity.events import Event
+from hostplane.auth import totp
+from hostplane.auth.models import ApiKey
 from hostplane.runtime import Runtime
-from tests.conftest import Account, Api, activity_events
+from tests.api.test_api_keys import in_days, stored_keys
+from tests.conftest import PEER, Account, Api, activity_events
+from tests.dialects.pterodactyl.conftest import KeyedClient
 from tests.dialects.pterodactyl.ptero import (
     create_key,
+    ed25519_key,
     error_of,
     items,
     resource,
@@ -126,16 +133,191 @@ async def test_a_deleted_key_no_longer_authenticates(user_api: Api, alice: Accou
     error_of(await send(keyed, "GET", ""), 401, "AuthenticationException")
 
 
-async def test_an_api_key_alone_cannot_manage_keys_but_can_with_the_password(user_api: Api, alice: Account) -> None:
-    await user_api.login(alice)
-    keyed = user_api.from_peer("203.0.113.7")
-    keyed.token = (await create_key(user_api))["meta"]["secret_token"]
-    error_of(await send(keyed, "POST", "/api-keys", {"description": "escalate"}), 403, "AccessDeniedHttpException")
-    created = await send(keyed, "POST", "/api-keys", {"description": "second", "password": alice.password})
-    identifier = resource(created, "api_key")["identifier"]
-    error_of(await send(keyed, "DELETE", f"/api-keys/{identifier}"), 403, "AccessDeniedHttpException")
-    deleted = await send(keyed, "DELETE", f"/api-keys/{identifier}", {"password": alice.password})
+async def test_an_api_key_manages_keys_without_the_password_but_not_with_a_wrong_one(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, identifier = await keyed()
+    before = await stored_keys(runtime, alice.user.id)
+    wrong = await send(client, "POST", "/api-keys", {"description": "second", "password": "wrong-password-1"})
+    error_of(wrong, 400, "InvalidPasswordProvidedException")
+    assert await stored_keys(runtime, alice.user.id) == before
+    created = await send(client, "POST", "/api-keys", {"description": "second"})
+    made = resource(created, "api_key")["identifier"]
+    assert (await send(user_api, "GET", "", token=created.json()["meta"]["secret_token"])).status_code == 200
+    deleted = await send(client, "DELETE", f"/api-keys/{made}")
     assert deleted.status_code == 204
+    assert [key["identifier"] for key in items(await send(user_api, "GET", "/api-keys"), "api_key")] == [identifier]
+
+    for event in (Event.API_KEY_CREATED, Event.API_KEY_DELETED):
+        entry = (await activity_events(runtime, alice.user.id, event))[-1]
+        assert (entry.api_key, entry.properties) == (identifier, {"identifier": made})
+    listed = items(await send(user_api, "GET", "/activity", params={"filter[event]": "user:api-key"}), "activity_log")
+    assert [(entry["event"], entry["is_api"]) for entry in listed] == [
+        ("user:api-key.delete", True),
+        ("user:api-key.create", True),
+        ("user:api-key.create", False),
+    ]
+
+
+async def test_a_key_limited_to_some_addresses_makes_keys_limited_within_them(keyed: KeyedClient) -> None:
+    client, _ = await keyed(allowed_ips=["203.0.113.0/24"])
+    created = await send(client, "POST", "/api-keys", {"description": "inside", "allowed_ips": ["203.0.113.7/32"]})
+    assert resource(created, "api_key")["allowed_ips"] == ["203.0.113.7/32"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"allowed_ips": ["198.51.100.0/24"]},
+        {"allowed_ips": []},
+        {"allowed_ips": None},
+        {},
+        {"allowed_ips": ["203.0.113.7", "198.51.100.7"]},
+    ],
+    ids=["elsewhere", "empty", "null", "left-out", "one-of-two-outside"],
+)
+async def test_a_key_limited_to_some_addresses_cannot_make_a_key_beyond_them(
+    keyed: KeyedClient, alice: Account, runtime: Runtime, body: dict[str, Any]
+) -> None:
+    client, _ = await keyed(allowed_ips=["203.0.113.0/24"])
+    before = await stored_keys(runtime, alice.user.id)
+    refused = await send(client, "POST", "/api-keys", {"description": "outside", **body})
+    error_of(refused, 403, "AccessDeniedHttpException")
+    assert await stored_keys(runtime, alice.user.id) == before
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [{"scopes": ["account:write"]}, {"scopes": ["account:write", "domains:read"]}],
+    ids=["account-only", "account-and-domains"],
+)
+async def test_a_key_with_scopes_cannot_make_a_key_here_where_keys_hold_every_scope(
+    keyed: KeyedClient, alice: Account, runtime: Runtime, fields: dict[str, Any]
+) -> None:
+    """Pterodactyl's keys have no scopes: a key made here may do everything, more than a scoped key holds."""
+    client, _ = await keyed(**fields)
+    before = await stored_keys(runtime, alice.user.id)
+    error_of(await send(client, "POST", "/api-keys", {"description": "wider"}), 403, "AccessDeniedHttpException")
+    assert await stored_keys(runtime, alice.user.id) == before
+
+
+async def test_an_expiring_key_cannot_make_a_key_here_where_keys_never_expire(
+    keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, _ = await keyed(expires_at=in_days(10).isoformat())
+    before = await stored_keys(runtime, alice.user.id)
+    error_of(await send(client, "POST", "/api-keys", {"description": "longer"}), 403, "AccessDeniedHttpException")
+    assert await stored_keys(runtime, alice.user.id) == before
+
+
+async def test_a_limited_key_deletes_any_key_of_its_account(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, identifier = await keyed(
+        scopes=["account:write"], allowed_ips=["203.0.113.0/24"], expires_at=in_days(10).isoformat()
+    )
+    other = await create_key(user_api, "unlimited")
+    victim = other["attributes"]["identifier"]
+    assert (await send(client, "DELETE", f"/api-keys/{victim}")).status_code == 204
+    error_of(await send(user_api, "GET", "", token=other["meta"]["secret_token"]), 401, "AuthenticationException")
+    [entry] = await activity_events(runtime, alice.user.id, Event.API_KEY_DELETED)
+    assert (entry.api_key, entry.ip, entry.properties) == (identifier, PEER, {"identifier": victim})
+
+
+async def test_a_read_only_key_can_do_none_of_it(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, _ = await keyed(scopes=["account:read"])
+    other = (await create_key(user_api, "other"))["attributes"]["identifier"]
+    fingerprint = resource(
+        await send(user_api, "POST", "/ssh-keys", {"name": "laptop", "public_key": ed25519_key()}), "ssh_key"
+    )["fingerprint"]
+    keys_before = await stored_keys(runtime, alice.user.id)
+    for proof in ({}, {"password": alice.password}):
+        attempts = [
+            await send(client, "POST", "/api-keys", {"description": "more", **proof}),
+            await send(client, "DELETE", f"/api-keys/{other}", proof or None),
+            await send(client, "POST", "/ssh-keys", {"name": "more", "public_key": ed25519_key(), **proof}),
+            await send(client, "POST", "/ssh-keys/remove", {"fingerprint": fingerprint, **proof}),
+        ]
+        for response in attempts:
+            error_of(response, 403, "AccessDeniedHttpException")
+    assert await stored_keys(runtime, alice.user.id) == keys_before
+    assert [key["fingerprint"] for key in items(await send(user_api, "GET", "/ssh-keys"), "ssh_key")] == [fingerprint]
+
+
+async def _attempts(client: Api, other: str) -> list[Any]:
+    return [
+        await send(client, "POST", "/api-keys", {"description": "more"}),
+        await send(client, "DELETE", f"/api-keys/{other}"),
+        await send(client, "POST", "/ssh-keys", {"name": "more", "public_key": ed25519_key()}),
+    ]
+
+
+async def test_an_expired_key_is_refused_as_before(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, identifier = await keyed(expires_at=in_days(10).isoformat())
+    other = (await create_key(user_api, "other"))["attributes"]["identifier"]
+    async with runtime.writing() as db:
+        await db.execute(
+            update(ApiKey)
+            .where(ApiKey.identifier == identifier)
+            .values(expires_at=runtime.clock.now() - dt.timedelta(seconds=1))
+        )
+    runtime.credentials.clear()  # the clock moved past the expiry: what the cache would see once its TTL ends
+    before = await stored_keys(runtime, alice.user.id)
+    for response in await _attempts(client, other):
+        error_of(response, 401, "AuthenticationException")
+    assert await stored_keys(runtime, alice.user.id) == before
+    assert items(await send(user_api, "GET", "/ssh-keys"), "ssh_key") == []
+
+
+async def test_a_deleted_key_is_refused_as_before(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    client, identifier = await keyed()
+    other = (await create_key(user_api, "other"))["attributes"]["identifier"]
+    assert (await send(user_api, "DELETE", f"/api-keys/{identifier}")).status_code == 204
+    before = await stored_keys(runtime, alice.user.id)
+    for response in await _attempts(client, other):
+        error_of(response, 401, "AuthenticationException")
+    assert await stored_keys(runtime, alice.user.id) == before
+    assert items(await send(user_api, "GET", "/ssh-keys"), "ssh_key") == []
+
+
+async def test_with_a_key_password_email_and_two_factor_still_need_the_password(
+    user_api: Api, keyed: KeyedClient, alice: Account
+) -> None:
+    """Changing the password or the email, turning two-factor on (the only way to new recovery codes) or off (the
+    last second factor): a key alone gets 422 (the password is required), a wrong password 400."""
+    client, _ = await keyed()
+    new = "An0ther-long-passphrase!"
+    password = {"password": new, "password_confirmation": new}
+    [(field, rule, _)] = validation_errors(await send(client, "PUT", "/password", password))
+    assert (field, rule) == ("current_password", "required")
+    wrong = await send(client, "PUT", "/password", {**password, "current_password": "wrong-password-1"})
+    error_of(wrong, 400, "InvalidPasswordProvidedException")
+    [(field, rule, _)] = validation_errors(await send(client, "PUT", "/email", {"email": "mallory@example.com"}))
+    assert (field, rule) == ("password", "required")
+    wrong = await send(client, "PUT", "/email", {"email": "mallory@example.com", "password": "wrong-password-1"})
+    error_of(wrong, 400, "InvalidPasswordProvidedException")
+    assert resource(await send(user_api, "GET", ""), "user")["email"] == "alice@example.com"
+
+    secret = (await send(client, "GET", "/two-factor")).json()["data"]["secret"]
+    code = totp.code_at(secret, totp.current_step(user_api.clock.now().timestamp()))
+    [(field, rule, _)] = validation_errors(await send(client, "POST", "/two-factor", {"code": code}))
+    assert (field, rule) == ("password", "required")
+    wrong = await send(client, "POST", "/two-factor", {"code": code, "password": "wrong-password-1"})
+    error_of(wrong, 400, "InvalidPasswordProvidedException")
+    enabled = await send(client, "POST", "/two-factor", {"code": code, "password": alice.password})
+    assert len(resource(enabled, "recovery_tokens")["tokens"]) == 10
+    [(field, rule, _)] = validation_errors(await send(client, "POST", "/two-factor/disable", {}))
+    assert (field, rule) == ("password", "required")
+    assert (await send(client, "DELETE", "/two-factor")).status_code == 422
+    wrong = await send(client, "POST", "/two-factor/disable", {"password": "wrong-password-1"})
+    error_of(wrong, 400, "InvalidPasswordProvidedException")
+    assert (await client.get("/api/v1/account/two-factor")).json()["enabled"] is True
 
 
 async def test_a_key_from_a_disallowed_address_is_403_here_and_on_the_native_api_and_logged(

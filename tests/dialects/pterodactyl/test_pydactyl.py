@@ -2,11 +2,14 @@
 
 py-dactyl's account methods send what Pterodactyl 1.x expects, and get what Pterodactyl answers: its
 `enable_2fa` sends no password and its `disable_2fa` sends a DELETE without a body, so both are refused as
-Pterodactyl 1.11 refuses them (the password is required), with py-dactyl's own PterodactylApiError.
+Pterodactyl 1.11 refuses them (the password is required), with py-dactyl's own PterodactylApiError. Its
+`api_key_create` and `api_key_delete` send no password either, and with a client key they work within the key's
+own rights.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -134,13 +137,90 @@ def test_invalid_api_key_input_raises_pydactyls_api_error(panel: RunningPanel, m
     assert api.account.api_key_list() == []
 
 
-def test_an_api_key_alone_cannot_make_more_keys(panel: RunningPanel, make_user: Callable[[str], str]) -> None:
+def native_key(panel: RunningPanel, session: str, **fields: Any) -> str:
+    """A key with fields Pterodactyl's requests cannot say (scopes, expiry), made through the native API."""
+    response = httpx.post(
+        panel.url(panel.user_port, "/api/v1/account/api-keys"),
+        headers={"Authorization": f"Bearer {session}"},
+        json={"description": "native", **fields},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["token"])
+
+
+def listed(api: Any) -> list[tuple[str, list[str]]]:
+    return [(key["identifier"], key["allowed_ips"]) for key in api.account.api_key_list()]
+
+
+def assert_refused(error: pytest.ExceptionInfo[requests.HTTPError], status: int, code: str) -> None:
+    response = error.value.response
+    assert response is not None
+    assert response.status_code == status
+    assert response.json()["errors"][0]["code"] == code
+
+
+def test_an_api_key_makes_and_deletes_keys_without_the_password(
+    panel: RunningPanel, make_user: Callable[[str], str]
+) -> None:
     api = client(panel, make_user("barbara"))
-    key = api.account.api_key_create("ci", [])["meta"]["secret_token"]
+    key = api.account.api_key_create("ci", [])
+    with_key = client(panel, key["meta"]["secret_token"])
+    made = with_key.account.api_key_create("made-by-ci", [])
+    assert client(panel, made["meta"]["secret_token"]).account.get_account()["attributes"]["username"] == "barbara"
+    assert len(api.account.api_key_list()) == 2
+    assert with_key.account.api_key_delete(made["attributes"]["identifier"]).status_code == 204
+    assert [identifier for identifier, _ in listed(api)] == [key["attributes"]["identifier"]]
+
+
+def test_a_key_limited_to_some_addresses_makes_keys_only_within_them(
+    panel: RunningPanel, make_user: Callable[[str], str]
+) -> None:
+    """The panel sees py-dactyl at 127.0.0.1: a key limited to 127.0.0.0/8 may make one limited to 127.0.0.1."""
+    api = client(panel, make_user("frances"))
+    unlimited = api.account.api_key_create("unlimited", [])["attributes"]["identifier"]
+    with_key = client(panel, api.account.api_key_create("loopback", ["127.0.0.0/8"])["meta"]["secret_token"])
+    inside = with_key.account.api_key_create("inside", ["127.0.0.1"])
+    assert inside["attributes"]["allowed_ips"] == ["127.0.0.1"]
+    before = listed(api)
+    for allowed_ips in (["10.0.0.0/8"], [], ["127.0.0.1", "10.0.0.1"]):
+        with pytest.raises(requests.HTTPError) as refused:
+            with_key.account.api_key_create("beyond", allowed_ips)
+        assert_refused(refused, 403, "AccessDeniedHttpException")
+    assert listed(api) == before
+    assert with_key.account.api_key_delete(unlimited).status_code == 204
+    assert unlimited not in [identifier for identifier, _ in listed(api)]
+
+
+def test_a_read_only_or_expiring_key_cannot_make_a_key_through_py_dactyl(
+    panel: RunningPanel, make_user: Callable[[str], str]
+) -> None:
+    """A read-only key changes no key; an expiring one cannot make a key here, where keys never expire."""
+    session = make_user("katherine")
+    api = client(panel, session)
+    victim = api.account.api_key_create("victim", [])["attributes"]["identifier"]
+    read_only = client(panel, native_key(panel, session, scopes=["account:read"]))
+    in_ten_days = (dt.datetime.now(dt.UTC) + dt.timedelta(days=10)).isoformat()
+    expiring = client(panel, native_key(panel, session, expires_at=in_ten_days))
+    before = listed(api)
+    for with_key in (read_only, expiring):
+        with pytest.raises(requests.HTTPError) as refused:
+            with_key.account.api_key_create("more", [])
+        assert_refused(refused, 403, "AccessDeniedHttpException")
     with pytest.raises(requests.HTTPError) as refused:
-        client(panel, key).account.api_key_create("escalate", [])
-    assert refused.value.response.status_code == 403
-    assert len(api.account.api_key_list()) == 1
+        read_only.account.api_key_delete(victim)
+    assert_refused(refused, 403, "AccessDeniedHttpException")
+    assert listed(api) == before
+
+
+def test_a_deleted_key_is_refused_as_before(panel: RunningPanel, make_user: Callable[[str], str]) -> None:
+    api = client(panel, make_user("margaret"))
+    key = api.account.api_key_create("gone", [])
+    api.account.api_key_delete(key["attributes"]["identifier"])
+    with pytest.raises(requests.HTTPError) as refused:
+        client(panel, key["meta"]["secret_token"]).account.api_key_create("more", [])
+    assert_refused(refused, 401, "AuthenticationException")
+    assert api.account.api_key_list() == []
 
 
 def test_update_email_and_password(panel: RunningPanel, make_user: Callable[[str], str]) -> None:

@@ -7,10 +7,10 @@ Substituted: the host (https://panel.example.com becomes the in-process user por
 example bodies (real passwords, a real SSH key, its real fingerprint, a real address for the Cloudflare-obfuscated
 "[email protected]") and the `{identifier}` of the delete.
 
-The document's bearer is an API key. Where Hostplane's security rules let an API key alone not act (creating or
-deleting API keys, adding or removing SSH keys: THREAT_MODEL.md, "a key alone cannot change password, 2FA, API keys
-or SSH keys without the password"), the example is replayed with a login token in the same `Authorization: Bearer`
-header, and a separate test shows the API key's refusal in Pterodactyl's error shape.
+The document's bearer is an API key, and so is ours in every example: a key with write access to the account
+manages its API and SSH keys without the password, within its own rights (THREAT_MODEL.md, "Leaked API key";
+profile/key_rights.py). A login token only sets up what an example needs beforehand, and a separate test shows a
+read-only key's, and an address-limited key's, refusal in Pterodactyl's error shape.
 """
 
 from __future__ import annotations
@@ -249,9 +249,9 @@ async def test_create_api_key_shows_the_secret_once(user_api: Api, alice: Accoun
     "allowed_ips": ["192.168.1.1", "10.0.0.0/8"]
     }'
     """
-    token = await login_token(user_api, alice)
+    key = await an_api_key(user_api, alice)
     body = document_json(description="My API Key", allowed_ips=["192.168.1.1", "10.0.0.0/8"])
-    response = await curl(user_api, "POST", "/api-keys", token, body)
+    response = await curl(user_api, "POST", "/api-keys", key, body)
     assert set(response.json()) == {"object", "attributes", "meta"}
     attributes = resource(response, "api_key")
     assert set(attributes) == {"identifier", "description", "allowed_ips", "last_used_at", "created_at"}
@@ -262,7 +262,7 @@ async def test_create_api_key_shows_the_secret_once(user_api: Api, alice: Accoun
     meta = response.json()["meta"]
     assert set(meta) == {"secret_token"}
     assert meta["secret_token"].startswith("hp_" + attributes["identifier"])
-    listed = (await curl(user_api, "GET", "/api-keys", token)).text
+    listed = (await curl(user_api, "GET", "/api-keys", key)).text
     assert meta["secret_token"] not in listed
     assert meta["secret_token"][-32:] not in listed
     async with runtime.reading() as db:
@@ -277,11 +277,13 @@ async def test_delete_api_key(user_api: Api, alice: Account) -> None:
     -H "Accept: application/json"
     """
     key = await an_api_key(user_api, alice)
-    token = await login_token(user_api, alice)
-    [listed] = items(await curl(user_api, "GET", "/api-keys", token), "api_key")
-    no_content(await curl(user_api, "DELETE", f"/api-keys/{listed['identifier']}", token))
-    assert items(await curl(user_api, "GET", "/api-keys", token), "api_key") == []
-    error_of(await curl(user_api, "GET", "", key), 401, "AuthenticationException")
+    other = await an_api_key(user_api, alice, "other")
+    identifier = other.removeprefix("hp_")[:16]
+    no_content(await curl(user_api, "DELETE", f"/api-keys/{identifier}", key))
+    assert [listed["description"] for listed in items(await curl(user_api, "GET", "/api-keys", key), "api_key")] == [
+        "reference"
+    ]
+    error_of(await curl(user_api, "GET", "", other), 401, "AuthenticationException")
 
 
 async def test_list_ssh_keys(user_api: Api, alice: Account) -> None:
@@ -313,9 +315,9 @@ async def test_add_ssh_key(user_api: Api, alice: Account) -> None:
     "public_key": "ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQ..."
     }'
     """
-    token = await login_token(user_api, alice)
+    key = await an_api_key(user_api, alice)
     public_key = rsa_key()
-    response = await curl(user_api, "POST", "/ssh-keys", token, document_json(name="My Laptop", public_key=public_key))
+    response = await curl(user_api, "POST", "/ssh-keys", key, document_json(name="My Laptop", public_key=public_key))
     assert set(response.json()) == {"object", "attributes"}
     attributes = resource(response, "ssh_key")
     assert set(attributes) == {"name", "fingerprint", "public_key", "created_at"}
@@ -334,21 +336,31 @@ async def test_remove_ssh_key(user_api: Api, alice: Account) -> None:
     "fingerprint": "SHA256:abc123..."
     }'
     """
-    token = await login_token(user_api, alice)
+    key = await an_api_key(user_api, alice)
     public_key = ed25519_key()
     added = document_json(name="My Laptop", public_key=public_key)
-    resource(await curl(user_api, "POST", "/ssh-keys", token, added), "ssh_key")
+    resource(await curl(user_api, "POST", "/ssh-keys", await login_token(user_api, alice), added), "ssh_key")
     removal = document_json(fingerprint="SHA256:" + sha256_fingerprint(public_key))
-    no_content(await curl(user_api, "POST", "/ssh-keys/remove", token, removal))
-    assert items(await curl(user_api, "GET", "/ssh-keys", token), "ssh_key") == []
+    no_content(await curl(user_api, "POST", "/ssh-keys/remove", key, removal))
+    assert items(await curl(user_api, "GET", "/ssh-keys", key), "ssh_key") == []
 
 
-async def test_the_key_examples_with_an_api_key_alone_are_refused_in_pterodactyls_shape(
+async def native_key(api: Api, account: Account, **fields: Any) -> str:
+    """The secret of a new key with fields Pterodactyl's requests cannot say (scopes), made natively."""
+    response = await api.post(
+        "/api/v1/account/api-keys", token=await login_token(api, account), json={"description": "limited", **fields}
+    )
+    assert response.status_code == 201, response.text
+    secret: str = response.json()["token"]
+    return secret
+
+
+async def test_the_key_examples_with_a_read_only_api_key_are_refused_in_pterodactyls_shape(
     user_api: Api, alice: Account
 ) -> None:
-    """The create, delete, add and remove examples exactly as written, with an API key as the bearer: refused
-    (403, AccessDeniedHttpException) because an API key alone never changes keys; nothing changes."""
-    key = await an_api_key(user_api, alice)
+    """The create, delete, add and remove examples exactly as written, with a read-only API key (scope
+    `account:read`) as the bearer: refused (403, AccessDeniedHttpException); nothing changes."""
+    key = await native_key(user_api, alice, scopes=["account:read"])
     token = await login_token(user_api, alice)
     [listed] = items(await curl(user_api, "GET", "/api-keys", token), "api_key")
     public_key = ed25519_key()
@@ -359,5 +371,17 @@ async def test_the_key_examples_with_an_api_key_alone_are_refused_in_pterodactyl
         ("POST", "/ssh-keys/remove", document_json(fingerprint="SHA256:" + sha256_fingerprint(public_key))),
     ):
         error_of(await curl(user_api, method, path, key, body), 403, "AccessDeniedHttpException")
-    assert len(items(await curl(user_api, "GET", "/api-keys", token), "api_key")) == 1
+    after = items(await curl(user_api, "GET", "/api-keys", token), "api_key")
+    assert [(kept["identifier"], kept["allowed_ips"]) for kept in after] == [(listed["identifier"], [])]
     assert items(await curl(user_api, "GET", "/ssh-keys", token), "ssh_key") == []
+
+
+async def test_the_create_example_with_a_key_limited_to_other_addresses_is_refused(
+    user_api: Api, alice: Account
+) -> None:
+    """The create example's addresses (192.168.1.1, 10.0.0.0/8) are outside a key limited to 203.0.113.0/24 (the
+    test client's network): that key cannot make a key usable from them (403); nothing is created."""
+    key = await native_key(user_api, alice, allowed_ips=["203.0.113.0/24"])
+    body = document_json(description="My API Key", allowed_ips=["192.168.1.1", "10.0.0.0/8"])
+    error_of(await curl(user_api, "POST", "/api-keys", key, body), 403, "AccessDeniedHttpException")
+    assert len(items(await curl(user_api, "GET", "/api-keys", key), "api_key")) == 1

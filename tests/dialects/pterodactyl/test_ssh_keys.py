@@ -1,5 +1,6 @@
 """SSH keys through Pterodactyl's routes: fingerprints as Pterodactyl shows them (phpseclib's SHA256 fingerprint,
-which is OpenSSH's without the `SHA256:` prefix), removal by either form, and the core's strict key grammar."""
+which is OpenSSH's without the `SHA256:` prefix), removal by either form, the core's strict key grammar, and keys
+managed by an API key with account write access without the password."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 from hostplane.activity.events import Event
 from hostplane.runtime import Runtime
 from tests.conftest import Account, Api, activity_events
+from tests.dialects.pterodactyl.conftest import KeyedClient
 from tests.dialects.pterodactyl.ptero import (
     dsa_key,
     ed25519_key,
@@ -132,17 +134,39 @@ async def test_a_name_is_required_and_at_most_191_characters(user_api: Api, alic
     await add(user_api, ed25519_key(), "n" * 191)
 
 
-async def test_an_api_key_alone_cannot_add_or_remove_ssh_keys(user_api: Api, alice: Account) -> None:
-    await user_api.login(alice)
-    created = await send(user_api, "POST", "/api-keys", {"description": "ci"})
-    keyed = user_api.from_peer("203.0.113.7")
-    keyed.token = created.json()["meta"]["secret_token"]
+async def test_an_api_key_adds_and_removes_ssh_keys_without_the_password_but_not_with_a_wrong_one(
+    user_api: Api, keyed: KeyedClient, alice: Account, runtime: Runtime
+) -> None:
+    keyed_api, identifier = await keyed()
     public_key = ed25519_key()
-    refused = await send(keyed, "POST", "/ssh-keys", {"name": "ci", "public_key": public_key})
-    error_of(refused, 403, "AccessDeniedHttpException")
-    added = await send(keyed, "POST", "/ssh-keys", {"name": "ci", "public_key": public_key, "password": alice.password})
-    fingerprint = resource(added, "ssh_key")["fingerprint"]
-    error_of(
-        await send(keyed, "POST", "/ssh-keys/remove", {"fingerprint": fingerprint}), 403, "AccessDeniedHttpException"
+    wrong = await send(
+        keyed_api, "POST", "/ssh-keys", {"name": "ci", "public_key": public_key, "password": "wrong-password-1"}
     )
-    assert len(items(await send(keyed, "GET", "/ssh-keys"), "ssh_key")) == 1
+    error_of(wrong, 400, "InvalidPasswordProvidedException")
+    assert items(await send(user_api, "GET", "/ssh-keys"), "ssh_key") == []
+    added = await send(keyed_api, "POST", "/ssh-keys", {"name": "ci", "public_key": public_key})
+    fingerprint = resource(added, "ssh_key")["fingerprint"]
+    wrong = await send(
+        keyed_api, "POST", "/ssh-keys/remove", {"fingerprint": fingerprint, "password": "wrong-password-1"}
+    )
+    error_of(wrong, 400, "InvalidPasswordProvidedException")
+    assert len(items(await send(user_api, "GET", "/ssh-keys"), "ssh_key")) == 1
+    removed = await send(keyed_api, "POST", "/ssh-keys/remove", {"fingerprint": fingerprint})
+    assert removed.status_code == 204
+    assert items(await send(user_api, "GET", "/ssh-keys"), "ssh_key") == []
+    for event in (Event.SSH_KEY_CREATED, Event.SSH_KEY_DELETED):
+        [entry] = await activity_events(runtime, alice.user.id, event)
+        assert (entry.api_key, entry.properties) == (identifier, {"fingerprint": "SHA256:" + fingerprint})
+
+
+async def test_a_read_only_api_key_cannot_add_or_remove_ssh_keys(
+    user_api: Api, keyed: KeyedClient, alice: Account
+) -> None:
+    keyed_api, _ = await keyed(scopes=["account:read"])
+    fingerprint = (await add(user_api, ed25519_key()))["fingerprint"]
+    for proof in ({}, {"password": alice.password}):
+        refused = await send(keyed_api, "POST", "/ssh-keys", {"name": "ci", "public_key": ed25519_key(), **proof})
+        error_of(refused, 403, "AccessDeniedHttpException")
+        refused = await send(keyed_api, "POST", "/ssh-keys/remove", {"fingerprint": fingerprint, **proof})
+        error_of(refused, 403, "AccessDeniedHttpException")
+    assert [key["fingerprint"] for key in items(await send(user_api, "GET", "/ssh-keys"), "ssh_key")] == [fingerprint]
