@@ -19,7 +19,6 @@
 from __future__ import annotations
 
 import unicodedata
-import urllib.parse
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -34,12 +33,12 @@ from hostplane.websessions.service import (
     CPANELD,
     WEBMAILD,
     WHOSTMGRD,
-    IssuedTicket,
     OpenedSession,
     WebIdentity,
     WebSessionService,
     check_goto_uri,
 )
+from hostplane.websessions.urls import ticket_path
 
 ROLE_SERVICES = {"user": CPANELD, "admin": WHOSTMGRD, "webmail": WEBMAILD}
 MAX_FIELDS = 20
@@ -136,19 +135,6 @@ def set_session_cookie(request: Request, response: Response, service: str, opene
         samesite="lax",
         path="/",
     )
-
-
-def ticket_path(issued: IssuedTicket) -> str:
-    query = urllib.parse.urlencode({"session": issued.ticket, "goto_uri": issued.goto_uri})
-    return f"/cpsess{issued.security_token}/login/?{query}"
-
-
-def ticket_url(runtime: Runtime, issued: IssuedTicket, hostname: str | None = None) -> str:
-    """The absolute one-time login URL on the service's port."""
-    settings = runtime.settings
-    port = {CPANELD: settings.user_port, WHOSTMGRD: settings.admin_port, WEBMAILD: settings.webmail_port}
-    scheme = "http" if settings.plain_http else "https"
-    return f"{scheme}://{hostname or settings.panel_hostname}:{port[issued.service]}{ticket_path(issued)}"
 
 
 def _flag(value: str | None) -> bool:

@@ -29,7 +29,6 @@ from hostplane import validation
 from hostplane.auth.models import ApiKey, User
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX
-from hostplane.dialects.cpanel_sessions.routes import ticket_url
 from hostplane.dialects.whm import acls
 from hostplane.errors import InvalidInput, NotFound
 from hostplane.panel.service import PanelSettingsService
@@ -37,6 +36,7 @@ from hostplane.profile.service import KEEP, AccountService, Keep
 from hostplane.runtime import Runtime
 from hostplane.users.service import UserAdminService
 from hostplane.websessions.service import SERVICES, WebSessionService
+from hostplane.websessions.urls import ticket_url
 
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 APP_NAME = re.compile(r"^[A-Za-z0-9_*-]{1,64}$")
