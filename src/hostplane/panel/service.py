@@ -82,16 +82,15 @@ class PanelSettingsService:
                 self.rt.credentials.clear()
 
     async def _current(self, db: AsyncSession) -> PanelSettings:
+        return PanelSettings(two_factor_policy=await two_factor_policy_on(db), two_factor_issuer=await self._issuer(db))
+
+    async def _issuer(self, db: AsyncSession) -> str:
         stored = await read_setting(db, TWOFA_ISSUER)
-        return PanelSettings(
-            two_factor_policy=await two_factor_policy_on(db),
-            two_factor_issuer=str(stored) if stored else self.rt.settings.totp_issuer,
-        )
+        return str(stored) if stored else self.rt.settings.totp_issuer
 
     async def two_factor_issuer(self) -> str:
         async with self.rt.reading() as db:
-            stored = await read_setting(db, TWOFA_ISSUER)
-        return str(stored) if stored else self.rt.settings.totp_issuer
+            return await self._issuer(db)
 
     async def set_two_factor_issuer(self, actor: Actor, issuer: str) -> str:
         issuer = validate_issuer(issuer)
