@@ -22,6 +22,7 @@ from hostplane.domains import routes as domain_routes
 from hostplane.exports import routes as export_routes
 from hostplane.jobs import routes as job_routes
 from hostplane.mail import routes as mail_routes
+from hostplane.panel import routes as panel_routes
 from hostplane.plans import routes as plan_routes
 from hostplane.profile import routes as account_routes
 from hostplane.runtime import Runtime
@@ -117,6 +118,7 @@ def create_app(runtime: Runtime, role: Role) -> FastAPI:
     if role == "admin":
         app.include_router(admin_routes.router)
         app.include_router(plan_routes.admin_router)
+        app.include_router(panel_routes.router)  # /api/v1/admin/settings
         app.include_router(whm.router)
         app.include_router(easymail_routes.router, prefix=runtime.settings.easymail_prefix)
     if role == "user":

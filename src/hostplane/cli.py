@@ -314,6 +314,55 @@ def plan_assign(
 # --- end plans
 
 
+# --- panel settings (panel/service.py) -------------------------------------------------------------------------
+settings_app = typer.Typer(help="Panel-wide run-time settings (two-factor policy and issuer).", no_args_is_help=True)
+app.add_typer(settings_app, name="settings")
+
+
+def _print_panel_settings(current: Any) -> None:
+    console.print(f"two_factor_policy: {'on' if current.two_factor_policy else 'off'}")
+    console.print(f"two_factor_issuer: {current.two_factor_issuer}", soft_wrap=True, markup=False)
+
+
+@settings_app.command("show")
+def settings_show() -> None:
+    """Show the run-time settings as they apply now."""
+    from hostplane.panel.service import PanelSettingsService
+
+    _print_panel_settings(_run(lambda rt: PanelSettingsService(rt).current()))
+
+
+@settings_app.command("set")
+def settings_set(
+    two_factor_policy: Annotated[
+        bool | None,
+        typer.Option(
+            "--two-factor-policy/--no-two-factor-policy",
+            help="Require two-factor of every account (accounts without it may only set it up).",
+            show_default=False,
+        ),
+    ] = None,
+    two_factor_issuer: Annotated[
+        str | None, typer.Option(help="The issuer authenticator apps show (1 to 64 characters, no ':').")
+    ] = None,
+) -> None:
+    """Change run-time settings; the others keep their values. Each change goes to the activity log."""
+    from hostplane.panel.service import PanelSettingsService
+
+    if two_factor_policy is None and two_factor_issuer is None:
+        err.print("Nothing to change: give --two-factor-policy, --no-two-factor-policy or --two-factor-issuer.")
+        raise typer.Exit(2)
+    current = _run(
+        lambda rt: PanelSettingsService(rt).update(
+            bootstrap.CLI_ACTOR, two_factor_policy=two_factor_policy, two_factor_issuer=two_factor_issuer
+        )
+    )
+    _print_panel_settings(current)
+
+
+# --- end panel settings
+
+
 # --- jobs and ACME certificates (jobs/, tls/acme.py) -----------------------------------------------------------
 jobs_app = typer.Typer(help="Long work (certificate orders, renewals...): list and watch.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")

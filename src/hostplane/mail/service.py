@@ -172,14 +172,34 @@ class MailService:
     async def add_domain(self, principal: Principal, name: str) -> MailDomain:
         name = validation.hostname(name, "name")
         async with self.change() as change:
-            db = change.db
-            if await db.scalar(select(MailDomain.id).where(MailDomain.name == name)) is not None:
-                raise Conflict("This mail domain already exists.")
-            await reserve(db, principal.user.id, "disk_mb", 0, settings=self.rt.settings)  # refused when full
-            domain = MailDomain(user_id=principal.user.id, name=name)
-            db.add(domain)
-            await self._flush(db, "This mail domain already exists.")
-            await change.apply(partial(self.lookup.put_domain, name), partial(self.lookup.remove_domain, name))
+            domain = await self._new_domain(change, principal, name)
+        return domain
+
+    async def add_domain_with_mailbox(
+        self, principal: Principal, name: str, local: str, password: str, quota_mb: int | None = None
+    ) -> MailboxView:
+        """A mail domain and its first mailbox, or neither: both rows and their lookup rows in one unit, so a
+        mailbox that is refused (password, address, plan limit) or fails leaves no domain behind."""
+        name = validation.hostname(name, "name")
+        local = local_part(local)
+        size = quota(quota_mb, self.rt.settings.mail_default_quota_mb)
+        check_password_policy(password, self.rt.settings, username=f"{local}@{name}")
+        password_hash = await self.rt.hashing.hash(password)  # outside the unit: no lock held while hashing
+        async with self.change() as change:
+            domain = await self._new_domain(change, principal, name)
+            mailbox = await self._new_mailbox(change, principal, domain, local, password_hash, size)
+        return MailboxView(mailbox, domain)
+
+    async def _new_domain(self, change: MailChange, principal: Principal, name: str) -> MailDomain:
+        """Inside a unit: the domain's row and lookup row (`name` already validated)."""
+        db = change.db
+        if await db.scalar(select(MailDomain.id).where(MailDomain.name == name)) is not None:
+            raise Conflict("This mail domain already exists.")
+        await reserve(db, principal.user.id, "disk_mb", 0, settings=self.rt.settings)  # refused when full
+        domain = MailDomain(user_id=principal.user.id, name=name)
+        db.add(domain)
+        await self._flush(db, "This mail domain already exists.")
+        await change.apply(partial(self.lookup.put_domain, name), partial(self.lookup.remove_domain, name))
         return domain
 
     async def delete_domain(self, principal: Principal, domain_id: int, *, archive: bool = True) -> str:
@@ -237,17 +257,24 @@ class MailService:
         check_password_policy(password, self.rt.settings, username=f"{local}@{domain.name}")
         password_hash = await self.rt.hashing.hash(password)
         async with self.change() as change:
-            db = change.db
-            domain = await self._domain(db, principal, domain_id)
-            await self._check_address_free(db, domain, local)
-            await reserve(db, principal.user.id, "mailboxes", settings=self.rt.settings)  # and the disk limit
-            await reserve(db, principal.user.id, "mail_quota_mb", size)
-            mailbox = Mailbox(domain_id=domain.id, local_part=local, password_hash=password_hash, quota_mb=size)
-            db.add(mailbox)
-            await self._flush(db, "This address is already in use.")
-            row = self._row(domain, mailbox)
-            await change.apply(partial(self.lookup.put_mailbox, row), partial(self.lookup.remove_mailbox, row.address))
+            domain = await self._domain(change.db, principal, domain_id)
+            mailbox = await self._new_mailbox(change, principal, domain, local, password_hash, size)
         return MailboxView(mailbox, domain)
+
+    async def _new_mailbox(
+        self, change: MailChange, principal: Principal, domain: MailDomain, local: str, password_hash: str, size: int
+    ) -> Mailbox:
+        """Inside a unit: the mailbox's row and lookup rows, within the plan (`local` and `size` already checked)."""
+        db = change.db
+        await self._check_address_free(db, domain, local)
+        await reserve(db, principal.user.id, "mailboxes", settings=self.rt.settings)  # and the disk limit
+        await reserve(db, principal.user.id, "mail_quota_mb", size)
+        mailbox = Mailbox(domain_id=domain.id, local_part=local, password_hash=password_hash, quota_mb=size)
+        db.add(mailbox)
+        await self._flush(db, "This address is already in use.")
+        row = self._row(domain, mailbox)
+        await change.apply(partial(self.lookup.put_mailbox, row), partial(self.lookup.remove_mailbox, row.address))
+        return mailbox
 
     async def change_password(self, principal: Principal, mailbox_id: int, password: str) -> None:
         """The new password works at once and the old one fails at once; open IMAP sessions are ended."""

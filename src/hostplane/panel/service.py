@@ -6,6 +6,7 @@ two-factor on; accounts without it may only set it up) live here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -41,21 +42,59 @@ def validate_issuer(value: str, field: str = "issuer") -> str:
     return issuer
 
 
+@dataclass(frozen=True)
+class PanelSettings:
+    """The run-time settings as they apply now (defaults filled in)."""
+
+    two_factor_policy: bool
+    two_factor_issuer: str
+
+
 class PanelSettingsService:
+    """Every way in (the native admin API, the CLI, the WHM dialect) reads and changes the settings here."""
+
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
 
+    async def current(self) -> PanelSettings:
+        async with self.rt.reading() as db:
+            return await self._current(db)
+
+    async def update(
+        self, actor: Actor, *, two_factor_policy: bool | None = None, two_factor_issuer: str | None = None
+    ) -> PanelSettings:
+        """Change the given settings (None: keep) in one unit, each change in the activity log; returns them all.
+        Switching the policy drops cached credentials so it applies to live sessions at once."""
+        issuer = None if two_factor_issuer is None else validate_issuer(two_factor_issuer, "two_factor_issuer")
+        try:
+            async with self.rt.writing() as db:
+                if issuer is not None:
+                    await self._store(db, TWOFA_ISSUER, issuer)
+                    activity.record(db, Event.PANEL_2FA_ISSUER_SET, actor, user_id=actor.user_id, issuer=issuer)
+                if two_factor_policy is not None:
+                    await self._store(db, TWOFA_POLICY, two_factor_policy)
+                    event = Event.PANEL_2FA_POLICY_ENABLED if two_factor_policy else Event.PANEL_2FA_POLICY_DISABLED
+                    activity.record(db, event, actor, user_id=actor.user_id)
+                await db.flush()
+                return await self._current(db)
+        finally:
+            if two_factor_policy is not None:
+                self.rt.credentials.clear()
+
+    async def _current(self, db: AsyncSession) -> PanelSettings:
+        return PanelSettings(two_factor_policy=await two_factor_policy_on(db), two_factor_issuer=await self._issuer(db))
+
+    async def _issuer(self, db: AsyncSession) -> str:
+        stored = await read_setting(db, TWOFA_ISSUER)
+        return str(stored) if stored else self.rt.settings.totp_issuer
+
     async def two_factor_issuer(self) -> str:
         async with self.rt.reading() as db:
-            stored = await read_setting(db, TWOFA_ISSUER)
-        return str(stored) if stored else self.rt.settings.totp_issuer
+            return await self._issuer(db)
 
     async def set_two_factor_issuer(self, actor: Actor, issuer: str) -> str:
         issuer = validate_issuer(issuer)
-        async with self.rt.writing() as db:
-            await self._store(db, TWOFA_ISSUER, issuer)
-            activity.record(db, Event.PANEL_2FA_ISSUER_SET, actor, user_id=actor.user_id, issuer=issuer)
-        return issuer
+        return (await self.update(actor, two_factor_issuer=issuer)).two_factor_issuer
 
     async def two_factor_policy(self) -> bool:
         async with self.rt.reading() as db:
@@ -63,13 +102,7 @@ class PanelSettingsService:
 
     async def set_two_factor_policy(self, actor: Actor, enabled: bool) -> None:
         """Switch the policy; cached credentials are dropped so it applies to live sessions at once."""
-        try:
-            async with self.rt.writing() as db:
-                await self._store(db, TWOFA_POLICY, enabled)
-                event = Event.PANEL_2FA_POLICY_ENABLED if enabled else Event.PANEL_2FA_POLICY_DISABLED
-                activity.record(db, event, actor, user_id=actor.user_id)
-        finally:
-            self.rt.credentials.clear()
+        await self.update(actor, two_factor_policy=enabled)
 
     @staticmethod
     async def _store(db: AsyncSession, key: str, value: Any) -> None:

@@ -19,7 +19,6 @@ import datetime as dt
 import hmac
 import re
 import secrets
-import urllib.parse
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
@@ -38,7 +37,6 @@ from hostplane.mail.models import Mailbox, MailDomain
 from hostplane.panel.service import two_factor_policy_on
 from hostplane.runtime import Runtime
 from hostplane.security.throttle import account_key, address_key
-from hostplane.settings import Settings
 from hostplane.websessions.models import WebLoginTicket, WebSession
 
 CPANELD, WHOSTMGRD, WEBMAILD = "cpaneld", "whostmgrd", "webmaild"
@@ -591,16 +589,3 @@ def validation_has_control(value: str) -> bool:
     except InvalidInput:
         return True
     return False
-
-
-def ticket_path(issued: IssuedTicket) -> str:
-    """Where a browser redeems a one-time login: under the ticket's own security token."""
-    query = urllib.parse.urlencode({"session": issued.ticket, "goto_uri": issued.goto_uri})
-    return f"/cpsess{issued.security_token}/login/?{query}"
-
-
-def ticket_url(settings: Settings, issued: IssuedTicket, hostname: str | None = None) -> str:
-    """The absolute one-time login URL, on the port of the ticket's service."""
-    port = {CPANELD: settings.user_port, WHOSTMGRD: settings.admin_port, WEBMAILD: settings.webmail_port}
-    scheme = "http" if settings.plain_http else "https"
-    return f"{scheme}://{hostname or settings.panel_hostname}:{port[issued.service]}{ticket_path(issued)}"

@@ -10,6 +10,7 @@ import pytest
 from hostplane.errors import ServiceFailed
 from hostplane.mail.service import MailService
 from hostplane.runtime import Runtime
+from hostplane.system.maillookup import MailLookup
 from tests.conftest import Api
 from tests.dialects.easymail.conftest import MAILBOX_PASSWORD
 from tests.dialects.easymail.easy import Easy, Encoding, assert_failure
@@ -124,10 +125,10 @@ async def test_a_first_mailbox_at_another_domain_creates_nothing(alice_easy: Eas
 async def test_when_the_first_mailbox_fails_later_the_new_domain_is_taken_back(
     alice_easy: Easy, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def refused(*_args: Any, **_kwargs: Any) -> None:
+    def refused(*_args: Any, **_kwargs: Any) -> None:
         raise ServiceFailed("Dovecot refused the change.")
 
-    monkeypatch.setattr(MailService, "add_mailbox", refused)
+    monkeypatch.setattr(MailLookup, "put_mailbox", refused)  # after the domain's rows, in the same unit
     response = await alice_easy.call(
         "POST", "/domains", {"domain": "example.com", "username": "admin", "password": MAILBOX_PASSWORD}
     )

@@ -37,8 +37,8 @@ from hostplane.websessions.service import (
     WebIdentity,
     WebSessionService,
     check_goto_uri,
-    ticket_path,
 )
+from hostplane.websessions.urls import ticket_path
 
 ROLE_SERVICES = {"user": CPANELD, "admin": WHOSTMGRD, "webmail": WEBMAILD}
 MAX_FIELDS = 20

@@ -33,7 +33,6 @@ from hostplane.mail.dkim import DkimService
 from hostplane.mail.models import MailDomain
 from hostplane.mail.service import MailboxView, MailService, local_part
 from hostplane.runtime import Runtime
-from hostplane.security.passwords import check_password_policy
 from hostplane.tls import validate
 from hostplane.tls.acme import AcmeService
 from hostplane.tls.service import CertificateService
@@ -139,16 +138,8 @@ async def add_domain(request: Request) -> JSONResponse:
     name = validation.hostname(params.required("domain"), "domain")
     local = local_part(local_of(params.required("username"), name, "username"), "username")
     password = params.required("password")
-    runtime = runtime_of(request)
-    check_password_policy(password, runtime.settings, username=f"{local}@{name}")
-    service = MailService(runtime)
-    domain = await service.add_domain(principal, name)
-    try:
-        view = await service.add_mailbox(principal, domain.id, local, password)
-    except Exception:
-        await service.delete_domain(principal, domain.id, archive=False)
-        raise
-    return ok(domain=domain_json(domain, 1), user=user_json(view))
+    view = await MailService(runtime_of(request)).add_domain_with_mailbox(principal, name, local, password)
+    return ok(domain=domain_json(view.domain, 1), user=user_json(view))
 
 
 @router.post("/user/{domain_id}")

@@ -11,39 +11,32 @@ value: 0 for counts and limits. Limits follow OpenPanel's convention, which is a
   `twofa_nag`: "True" while the panel's two-factor policy waits for this account to set it up, else "False";
 - `last_ip`: the address of the account's last successful login ("" if none); `locale`: its language;
 - `ip_address`, `ns1`..`ns4`, `custom_message`, `knowledge_base_link`: settings (openpanel_*).
+
+The facts come from the core's account overview (overview/service.py); this module only maps them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-
-from hostplane.auth.models import User
-from hostplane.domains.models import Domain
-from hostplane.errors import NotFound
-from hostplane.panel.service import two_factor_policy_on
-from hostplane.plans.limits import usage
+from hostplane.overview.service import AccountOverview, OverviewService, Website
 from hostplane.runtime import Runtime
 
 WEBSITE_TYPE = "Static"
 
 
-def _domain_item(domain: Domain) -> dict[str, Any]:
-    return {"docroot": domain.docroot, "domain_id": domain.id, "domain_url": domain.name}
+def _domain_item(site: Website) -> dict[str, Any]:
+    return {"docroot": site.docroot, "domain_id": site.id, "domain_url": site.name}
 
 
 async def dashboard(runtime: Runtime, user_id: int) -> dict[str, Any]:
+    """The account overview (overview/service.py), in OpenPanel's shape."""
+    return shape(runtime, await OverviewService(runtime).of_user(user_id))
+
+
+def shape(runtime: Runtime, overview: AccountOverview) -> dict[str, Any]:
     settings = runtime.settings
-    async with runtime.reading() as db:
-        user = await db.get(User, user_id)
-        if user is None:
-            raise NotFound("User not found")
-        domains = list(await db.scalars(select(Domain).where(Domain.user_id == user_id).order_by(Domain.name)))
-        found = await usage(db, user_id)
-        policy = await two_factor_policy_on(db)
-    main = [domain for domain in domains if domain.parent_id is None]
-    subs = [domain for domain in domains if domain.parent_id is not None]
+    found = overview.usage
     nameservers = [*settings.openpanel_nameservers, "", "", "", ""][:4]
     ip_address = settings.openpanel_ip_address or settings.nginx_bind_address
     return {
@@ -51,7 +44,7 @@ async def dashboard(runtime: Runtime, user_id: int) -> dict[str, Any]:
         "custom_message": settings.openpanel_custom_message,
         "db_limit": 0,
         "db_usage": 0,
-        "domains": [_domain_item(domain) for domain in domains],
+        "domains": [_domain_item(site) for site in overview.websites],
         "domains_limit": found.limits["domains"],
         "email_count": found.used["mailboxes"],
         "email_limit": found.limits["mailboxes"],
@@ -61,18 +54,20 @@ async def dashboard(runtime: Runtime, user_id: int) -> dict[str, Any]:
         "how_to_topics": [],
         "ip_address": str(ip_address),
         "knowledge_base_link": settings.openpanel_knowledge_base_link,
-        "last_ip": user.last_login_ip or "",
-        "locale": user.language,
-        "maindomains": [{"domain_url": domain.name, "tld": domain.name.rsplit(".", 1)[-1]} for domain in main],
+        "last_ip": overview.last_login_ip or "",
+        "locale": overview.locale,
+        "maindomains": [
+            {"domain_url": site.name, "tld": site.name.rsplit(".", 1)[-1]} for site in overview.main_domains
+        ],
         "ns1": nameservers[0],
         "ns2": nameservers[1],
         "ns3": nameservers[2],
         "ns4": nameservers[3],
-        "subdomains": [_domain_item(domain) for domain in subs],
+        "subdomains": [_domain_item(site) for site in overview.subdomains],
         "title": "Dashboard",
-        "twofa_enabled": True if user.twofa_enabled else None,
-        "twofa_nag": "True" if policy and not user.twofa_enabled else "False",
+        "twofa_enabled": True if overview.two_factor.enabled else None,
+        "twofa_nag": "True" if overview.two_factor.setup_required else "False",
         "user_features": found.features,
-        "user_websites": [[domain.name, WEBSITE_TYPE] for domain in domains],
+        "user_websites": [[site.name, WEBSITE_TYPE] for site in overview.websites],
         "websites_limit": found.limits["websites"],
     }

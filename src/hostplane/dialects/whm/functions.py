@@ -35,7 +35,8 @@ from hostplane.panel.service import PanelSettingsService
 from hostplane.profile.service import KEEP, AccountService, Keep
 from hostplane.runtime import Runtime
 from hostplane.users.service import UserAdminService
-from hostplane.websessions.service import SERVICES, WebSessionService, ticket_url
+from hostplane.websessions.service import SERVICES, WebSessionService
+from hostplane.websessions.urls import ticket_url
 
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 APP_NAME = re.compile(r"^[A-Za-z0-9_*-]{1,64}$")
@@ -343,7 +344,7 @@ async def create_user_session(call: Call) -> Data:
         "expires": int(issued.expires_at.timestamp()),
         "service": service,
         "session": issued.ticket,
-        "url": ticket_url(call.runtime.settings, issued, host),
+        "url": ticket_url(call.runtime, issued, host),
     }
 
 
