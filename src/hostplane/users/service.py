@@ -12,7 +12,7 @@ from hostplane.activity.log import Actor
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.auth.service import AuthService
 from hostplane.auth.users import clear_two_factor, lock_user
-from hostplane.errors import Conflict, InvalidInput, NotFound
+from hostplane.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from hostplane.profile.authorized_keys import sync_ssh_keys
 from hostplane.runtime import Runtime
 from hostplane.security.passwords import check_password_policy
@@ -77,8 +77,16 @@ class UserAdminService:
             raise NotFound(f"No user named {username!r}.")
         return user
 
+    @staticmethod
+    def _not_oneself(actor: Actor, user_id: int, what: str) -> None:
+        """An administrator changes their own password and two-factor from their own account, where the current
+        password is asked: through the admin tools, a stolen session or API key would take the account over."""
+        if actor.user_id == user_id:
+            raise PermissionDenied(f"Change your own {what} from your account settings, with your password.")
+
     async def set_password(self, actor: Actor, user_id: int, password: str) -> None:
         """Set a new password and end all of the user's sessions."""
+        self._not_oneself(actor, user_id, "password")
         user = await self.get_user(user_id)
         check_password_policy(password, self.rt.settings, username=user.username)
         new_hash = await self.rt.hashing.hash(password)
@@ -103,6 +111,7 @@ class UserAdminService:
 
     async def reset_two_factor(self, actor: Actor, user_id: int) -> None:
         """Admin recovery for a user who lost both the device and the recovery codes."""
+        self._not_oneself(actor, user_id, "two-factor authentication")
         async with self.rt.writing(changes_user=user_id) as db:
             user = await lock_user(db, user_id)
             await clear_two_factor(db, user)

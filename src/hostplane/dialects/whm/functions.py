@@ -30,7 +30,7 @@ from hostplane.auth.models import ApiKey, User
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX
 from hostplane.dialects.whm import acls
-from hostplane.errors import InvalidInput, NotFound
+from hostplane.errors import InvalidInput, NotFound, PermissionDenied
 from hostplane.panel.service import PanelSettingsService
 from hostplane.profile.service import KEEP, AccountService, Keep
 from hostplane.runtime import Runtime
@@ -164,7 +164,7 @@ async def remove_user_config(call: Call) -> Data:
         try:
             user = await _user_named(call, name)
             await service.reset_two_factor(call.principal.actor, user.id)
-        except (NotFound, InvalidInput) as exc:
+        except (NotFound, InvalidInput, PermissionDenied) as exc:
             failed[name[:64]] = exc.detail
         else:
             modified.append(user.username)
