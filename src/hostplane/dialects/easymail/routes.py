@@ -19,7 +19,7 @@ from hostplane.auth.passwords import check_password_policy
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import BAD_LOGIN, AuthService, TwoFactorChallenge
 from hostplane.dialects.easymail.errors import failure
-from hostplane.dialects.easymail.params import identifier, read_params
+from hostplane.dialects.easymail.params import NO_SUCH_USER, domain_id_of, read_params
 from hostplane.domains.service import DomainService
 from hostplane.errors import (
     AuthenticationRequired,
@@ -129,7 +129,7 @@ async def list_domains(request: Request) -> JSONResponse:
 async def list_users(request: Request, domain_id: str) -> JSONResponse:
     principal = await principal_of(request, "mail", write=False)
     await read_params(request)
-    boxes = await MailService(runtime_of(request)).list_mailboxes(principal, identifier(domain_id, "domain_id"))
+    boxes = await MailService(runtime_of(request)).list_mailboxes(principal, domain_id_of(domain_id))
     return JSONResponse({"users": [user_json(view) for view in boxes]})
 
 
@@ -158,7 +158,7 @@ async def add_user(request: Request, domain_id: str) -> JSONResponse:
     principal = await principal_of(request, "mail", write=True)
     params = await read_params(request)
     service = MailService(runtime_of(request))
-    domain, _count = await service.get_domain(principal, identifier(domain_id, "domain_id"))
+    domain, _count = await service.get_domain(principal, domain_id_of(domain_id))
     local = local_of(params.required("email"), domain.name, "email")
     view = await service.add_mailbox(principal, domain.id, local, params.required("password"))
     return ok(user=user_json(view))
@@ -168,8 +168,8 @@ async def add_user(request: Request, domain_id: str) -> JSONResponse:
 async def change_password(request: Request) -> JSONResponse:
     principal = await principal_of(request, "mail", write=True)
     params = await read_params(request)
-    mailbox_id, password = params.ident("id"), params.required("password")
-    domain_id = identifier(value, "domain_id") if (value := params.optional("domain_id")) else None
+    mailbox_id, password = params.identifier("id", not_found=NO_SUCH_USER), params.required("password")
+    domain_id = domain_id_of(value) if (value := params.optional("domain_id")) else None
     service = MailService(runtime_of(request))
     view = await service.get_mailbox(principal, mailbox_id)
     if domain_id is not None and view.mailbox.domain_id != domain_id:
