@@ -44,7 +44,7 @@ def username(value: str, field: str = "username") -> str:
     return value
 
 
-def domain_name(value: str, field: str = "domain") -> str:
+def domain_name(value: str, field: str = "name") -> str:
     """The one check of a domain name, wherever one is given (websites, subdomains, mail domains, certificates,
     every dialect, the CLI): control characters refused, IDNA-normalised to its lowercase ASCII form without the
     trailing dot, DNS label grammar, at most 253 characters, at least two labels, not all-numeric at the top, and
@@ -67,11 +67,21 @@ def domain_name(value: str, field: str = "domain") -> str:
     return candidate
 
 
-hostname = domain_name
-"""The same check, under the name older call sites use."""
+def domain_to_look_up(value: str) -> str | None:
+    """The stored form of a domain name someone looks up (domain_name's normalisation), or None when the grammar
+    refuses it: no domain has such a name, so a lookup answers "not found" rather than "invalid"."""
+    try:
+        return domain_name(value)
+    except InvalidInput:
+        return None
 
 
-def unicode_form(name: str, field: str = "domain") -> str:
+def hostname(value: str, field: str = "domain") -> str:
+    """domain_name (the same check), under the name and field older call sites use."""
+    return domain_name(value, field)
+
+
+def unicode_form(name: str, field: str = "name") -> str:
     """The display form of a stored (ASCII) name; an `xn--` label that is not valid punycode is refused."""
     try:
         return name.encode("ascii").decode("idna")

@@ -20,8 +20,8 @@ Id = Annotated[int, Field(ge=1, le=validation.MAX_ID)]
 """A row id in a path or a query: 1 to MAX_ID (a larger one names no row and the database would refuse it)."""
 StrictId = Annotated[StrictInt, Field(ge=1, le=validation.MAX_ID)]
 """A row id in a JSON body: a JSON number, 1 to MAX_ID."""
-Count = Annotated[StrictInt, Field(ge=0, le=validation.MAX_INT)]
-"""A count, size or limit in a JSON body, as an integer column holds it."""
+Count = Annotated[int, Field(ge=0, le=validation.MAX_INT)]
+"""A count, size or limit, at most what an integer column holds (a service may bound it further)."""
 
 
 def _checked_moment(value: dt.datetime) -> dt.datetime:

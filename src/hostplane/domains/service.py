@@ -34,28 +34,10 @@ from hostplane.system.nginx import Drift, NginxDriver, Site
 from hostplane.system.ssh import GECOS_MARKER, linux_name
 from hostplane.tls import files as tls_files
 from hostplane.tls.models import TlsCertificate
+from hostplane.validation import domain_name as domain_name  # the one domain-name check, re-exported for old imports
+from hostplane.validation import unicode_form as unicode_form
 
-MAX_NAME_INPUT = 300
 SAFE_USERNAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
-def domain_name(value: str, field: str = "name") -> str:
-    """A domain as stored: hostplane.validation.hostname (control characters, CR/LF, label grammar, length, IDNA
-    to lowercase ASCII) plus a check that every `xn--` label is valid punycode, so the name has a display form.
-    Whatever could escape a folder or a config line (`/`, `..`, spaces, quotes, `;`, `{`, `$`, `*`, NUL) fails the
-    label grammar."""
-    if len(value) > MAX_NAME_INPUT:
-        raise InvalidInput.on(field, "This is not a valid domain name.", "max")
-    name = validation.hostname(value, field)
-    unicode_form(name, field)
-    return name
-
-
-def unicode_form(name: str, field: str = "name") -> str:
-    try:
-        return name.encode("ascii").decode("idna")
-    except UnicodeError as exc:
-        raise InvalidInput.on(field, "This is not a valid domain name.", "regex") from exc
 
 
 @functools.cache

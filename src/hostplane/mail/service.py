@@ -154,7 +154,7 @@ class MailService:
             return domain, int(count or 0)
 
     async def add_domain(self, principal: Principal, name: str) -> MailDomain:
-        name = validation.hostname(name, "name")
+        name = validation.domain_name(name, "name")
         await self._ready()
         undo = _LookupUndo()
         try:
