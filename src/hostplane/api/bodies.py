@@ -64,13 +64,27 @@ def deep_body_error(max_depth: int = MAX_JSON_DEPTH) -> UnreadableBody:
     return UnreadableBody(f"The JSON body is nested too deeply (at most {max_depth} levels).")
 
 
+class _RepeatedKey(ValueError):
+    pass
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    document = dict(pairs)
+    if len(document) != len(pairs):  # parsers disagree on which one wins: none does
+        raise _RepeatedKey
+    return document
+
+
 def parse_json(raw: bytes, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
-    """The JSON value of a body, or a core error: too large (413), too deeply nested or not JSON in UTF-8 (400)."""
+    """The JSON value of a body, or a core error: too large (413), too deeply nested, not JSON in UTF-8, or an
+    object with a key given twice (400)."""
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"Request bodies are limited to {max_bytes} bytes.")
     if too_deep(raw, max_depth):
         raise deep_body_error(max_depth)
     try:
-        return json.loads(raw.decode("utf-8"))
+        return json.loads(raw.decode("utf-8"), object_pairs_hook=_object)
+    except _RepeatedKey as exc:
+        raise UnreadableBody("A key of the JSON body is given more than once.") from exc
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also numbers of 4300+ digits
         raise UnreadableBody("The body is not valid JSON.") from exc

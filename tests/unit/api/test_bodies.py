@@ -70,3 +70,9 @@ def test_what_is_not_json_is_an_unreadable_body(body: bytes) -> None:
 def test_a_body_over_the_size_limit_is_refused_before_parsing() -> None:
     with pytest.raises(PayloadTooLarge):
         parse_json(b"[" * 2000, max_bytes=1000)
+
+
+def test_a_key_given_twice_is_refused_at_any_level() -> None:
+    for body in (b'{"a": 1, "a": 2}', b'{"x": [{"a": 1, "a": 1}]}'):
+        with pytest.raises(UnreadableBody, match="more than once"):
+            parse_json(body, max_bytes=1 << 20)
