@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from hostplane.app import create_app
 from hostplane.runtime import Runtime
 from tests.conftest import PASSWORD, Account, Api, row_counts
 from tests.dialects.cpanel_sessions.sessions import refused
@@ -34,3 +35,22 @@ async def test_a_bad_login_request_is_400_in_the_dialects_shape_and_changes_noth
     before = await row_counts(runtime)
     refused(await user_api.post(url, **request_args), 400, "invalid_request")
     assert await row_counts(runtime) == before
+
+
+@pytest.mark.parametrize("port", ["user", "admin", "webmail"])
+async def test_a_body_over_the_limit_is_413_in_the_dialects_shape_on_every_port(
+    user_api: Api, admin_api: Api, runtime: Runtime, port: str
+) -> None:
+    webmail = Api(create_app(runtime, "webmail"))
+    api = {"user": user_api, "admin": admin_api, "webmail": webmail}[port]
+    before = await row_counts(runtime)
+    try:
+        response = await api.post(LOGIN, data={"user": "alice", "pass": "x" * runtime.settings.max_body_bytes})
+    finally:
+        await webmail.aclose()
+    refused(response, 413, "invalid_request")
+    assert await row_counts(runtime) == before
+
+
+async def test_a_method_a_session_path_does_not_take_is_refused_in_the_dialects_shape(user_api: Api) -> None:
+    refused(await user_api.request("PUT", "/cpsess0123456789/anything"), 405, "invalid_request")

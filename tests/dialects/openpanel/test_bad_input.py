@@ -66,3 +66,18 @@ async def test_the_dashboard_ignores_a_deeply_nested_body(user_api: Api, alice: 
     )
     assert response.status_code == 200, response.text
     assert response.json()["title"] == "Dashboard"
+
+
+async def test_a_body_over_the_limit_is_413_in_openpanel_shape(user_api: Api, alice: Account, runtime: Runtime) -> None:
+    before = await row_counts(runtime)
+    content = json.dumps({"username": "alice", "password": "x" * runtime.settings.max_body_bytes}).encode()
+    response = await user_api.post(LOGIN, headers=JSON, content=content)
+    assert response.status_code == 413, response.text
+    assert set(response.json()) == {"error"}
+    assert await row_counts(runtime) == before
+
+
+async def test_a_method_the_path_does_not_take_is_405_in_openpanel_shape(user_api: Api) -> None:
+    response = await user_api.get(LOGIN)
+    assert response.status_code == 405, response.text
+    assert set(response.json()) == {"error"}

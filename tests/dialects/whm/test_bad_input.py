@@ -100,3 +100,30 @@ async def test_a_preferred_domain_outside_the_domain_grammar_fails_and_issues_no
     )
     envelope(response, "create_user_session", result=0)
     assert await row_counts(runtime) == before
+
+
+@pytest.mark.parametrize("prefix", ["", "/cpsess0123456789"])
+async def test_a_body_over_the_limit_is_refused_in_the_envelope(
+    admin_api: Api, admin: Account, runtime: Runtime, prefix: str
+) -> None:
+    before = await row_counts(runtime)
+    response = await admin_api.post(
+        f"{prefix}/json-api/{CREATE}?api.version=1",
+        headers=basic(admin),
+        data={"token_name": "ci", "pad": "x" * runtime.settings.max_body_bytes},
+    )
+    assert response.status_code == 413, response.text
+    assert response.json()["metadata"] == {
+        "command": CREATE,
+        "reason": f"Request bodies are limited to {runtime.settings.max_body_bytes} bytes.",
+        "result": 0,
+        "version": 1,
+    }
+    assert await row_counts(runtime) == before
+
+
+async def test_a_method_the_path_does_not_take_is_refused_in_the_envelope(admin_api: Api, admin: Account) -> None:
+    response = await admin_api.request("PUT", f"/json-api/{CREATE}?api.version=1", headers=basic(admin))
+    assert response.status_code == 405, response.text
+    assert response.json()["metadata"]["result"] == 0
+    assert response.json()["metadata"]["command"] == CREATE
