@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import urllib.parse
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -31,13 +30,13 @@ from hostplane.auth.websessions import (
     CPANELD,
     WEBMAILD,
     WHOSTMGRD,
-    IssuedTicket,
     OpenedSession,
     WebIdentity,
     WebSessionService,
     check_goto_uri,
 )
 from hostplane.dialects import params
+from hostplane.dialects.login_urls import ticket_path
 from hostplane.dialects.params import Params
 from hostplane.errors import HostplaneError, InvalidInput, TooManyAttempts
 from hostplane.runtime import Runtime
@@ -109,19 +108,6 @@ def set_session_cookie(request: Request, response: Response, service: str, opene
         samesite="lax",
         path="/",
     )
-
-
-def ticket_path(issued: IssuedTicket) -> str:
-    query = urllib.parse.urlencode({"session": issued.ticket, "goto_uri": issued.goto_uri})
-    return f"/cpsess{issued.security_token}/login/?{query}"
-
-
-def ticket_url(runtime: Runtime, issued: IssuedTicket, hostname: str | None = None) -> str:
-    """The absolute one-time login URL on the service's port."""
-    settings = runtime.settings
-    port = {CPANELD: settings.user_port, WHOSTMGRD: settings.admin_port, WEBMAILD: settings.webmail_port}
-    scheme = "http" if settings.plain_http else "https"
-    return f"{scheme}://{hostname or settings.panel_hostname}:{port[issued.service]}{ticket_path(issued)}"
 
 
 @router.api_route("/login/", methods=["POST"])

@@ -32,7 +32,7 @@ from hostplane.auth.models import ApiKey, User
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX
 from hostplane.auth.websessions import SERVICES, WebSessionService
-from hostplane.dialects.cpanel_sessions.routes import ticket_url
+from hostplane.dialects.login_urls import ticket_url
 from hostplane.dialects.params import Params
 from hostplane.dialects.whm import acls
 from hostplane.errors import InvalidInput, NotFound
