@@ -73,6 +73,24 @@ async def test_an_id_out_of_range_in_any_native_path_is_422_naming_it_and_change
     assert await row_counts(runtime) == before
 
 
+async def test_the_largest_id_is_accepted_and_names_no_row_on_any_native_path(
+    admin_api: Api, admin: Account, runtime: Runtime
+) -> None:
+    """The bound is what the database holds: the largest id reaches it and is "not found", never an error."""
+    await admin_api.login(admin)
+    before = await row_counts(runtime)
+    for method, template, names in integer_path_parameters(admin_api.app):
+        url = template
+        for name in names:
+            url = url.replace(f"{{{name}}}", str(validation.MAX_ID))
+        body = {} if method in ("POST", "PUT", "PATCH") else None
+        response = await admin_api.request(method, url, json=body)
+        assert response.status_code in (404, 422), (method, url, response.text)
+        if response.status_code == 422:  # the empty body, never the id
+            assert not set(names) & set(field_errors(response)), (method, url, response.text)
+    assert await row_counts(runtime) == before
+
+
 @pytest.mark.parametrize("bad", BAD_IDS)
 async def test_an_id_out_of_range_in_a_query_is_422_naming_it(
     admin_api: Api, admin: Account, runtime: Runtime, bad: str

@@ -166,6 +166,7 @@ async def test_a_user_at_another_domain_than_the_domain_id_is_400(alice_easy: Ea
         ("1.5", 400),
         ("1e3", 400),
         ("0", 404),
+        (str(2**31 - 1), 404),
         (str(2**31), 404),
         (str(2**63), 404),
         (str(2**64), 404),
