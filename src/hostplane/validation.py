@@ -183,19 +183,6 @@ def moment(value: dt.datetime, field: str) -> dt.datetime:
     return utc
 
 
-def iso_moment(value: str, field: str) -> dt.datetime:
-    """An ISO 8601 date-time with its zone (`2030-01-01T00:00:00+02:00`, or `Z`), checked as moment()."""
-    reject_control_chars(field, value)
-    text = value.strip()
-    if len(text) > 64:
-        raise InvalidInput.on(field, f"The {field} is not a valid date.", "date")
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError as exc:
-        raise InvalidInput.on(field, f"The {field} is not a valid date.", "date") from exc
-    return moment(parsed, field)
-
-
 def unix_time(value: str | int, field: str) -> dt.datetime:
     """Seconds since 1970 (UTC), before MAX_YEAR (99999999999999 would overflow the conversion)."""
     try:
@@ -203,4 +190,4 @@ def unix_time(value: str | int, field: str) -> dt.datetime:
     except InvalidInput as exc:
         message = f"The {field} must be a Unix time (seconds since 1970) before the year {MAX_YEAR}."
         raise InvalidInput.on(field, message, "date") from exc
-    return dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return moment(dt.datetime.fromtimestamp(seconds, dt.UTC), field)

@@ -73,7 +73,8 @@ def _unreadable(detail: str = "The request parameters could not be read.") -> Un
 
 
 class Params:
-    """The parameters of one request, as (name, value) pairs in the order given; every read checks its value."""
+    """The parameters of one request, as (name, value) pairs in the order given (already held to the hygiene rules
+    by read_params); each typed read checks its value against its bounds."""
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
         self.pairs = pairs
