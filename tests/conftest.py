@@ -283,3 +283,16 @@ def oathtool(secret: str, at: dt.datetime | None = None) -> str:
         env={**os.environ, "TZ": "UTC"},
     )
     return result.stdout.strip()
+
+
+async def row_counts(runtime: Runtime) -> dict[str, int]:
+    """The number of rows of every table: a refused request must leave all of them as they were."""
+    from sqlalchemy import func
+
+    from hostplane.db import Base
+
+    async with runtime.reading() as db:
+        return {
+            table.name: int(await db.scalar(select(func.count()).select_from(table)) or 0)
+            for table in Base.metadata.sorted_tables
+        }

@@ -12,12 +12,15 @@ from hostplane.api.edge import EdgeMiddleware
 from hostplane.auth import routes as auth_routes
 from hostplane.dialects import easymail
 from hostplane.dialects.cpanel_sessions import routes as cpanel_sessions
+from hostplane.dialects.cpanel_sessions.errors import CpanelErrors
 from hostplane.dialects.easymail import routes as easymail_routes
 from hostplane.dialects.easymail.errors import EasymailErrors
 from hostplane.dialects.openpanel import routes as openpanel
+from hostplane.dialects.openpanel.errors import OpenPanelErrors
 from hostplane.dialects.pterodactyl import routes as pterodactyl
 from hostplane.dialects.pterodactyl.errors import PterodactylErrors
 from hostplane.dialects.whm import routes as whm
+from hostplane.dialects.whm.errors import WhmErrors
 from hostplane.domains import routes as domain_routes
 from hostplane.exports import routes as export_routes
 from hostplane.jobs import routes as job_routes
@@ -83,6 +86,7 @@ def _webmail_app(app: FastAPI, runtime: Runtime) -> FastAPI:
         json_prefixes=(),
         hsts=not runtime.settings.plain_http,
     )
+    app.add_middleware(CpanelErrors)  # outside the edge, so that its refusals get the dialect's shape too
     return app
 
 
@@ -132,6 +136,9 @@ def create_app(runtime: Runtime, role: Role) -> FastAPI:
     )
     if role == "user":
         app.add_middleware(PterodactylErrors)  # outside the edge, so that its refusals get the dialect's shape too
+        app.add_middleware(OpenPanelErrors)  # likewise for each dialect, on its own paths
     if role == "admin":
-        app.add_middleware(EasymailErrors, prefix=runtime.settings.easymail_prefix)  # outside the edge, likewise
+        app.add_middleware(EasymailErrors, prefix=runtime.settings.easymail_prefix)
+        app.add_middleware(WhmErrors)
+    app.add_middleware(CpanelErrors)  # on every port, after WHM's (which keeps its /cpsess.../json-api/ paths)
     return app

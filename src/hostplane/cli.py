@@ -622,7 +622,8 @@ def domain_add(name: str, user: UserOption) -> None:
 @domain_app.command("list")
 def domain_list(user: UserOption) -> None:
     """List a user's domains and subdomains."""
-    from hostplane.domains.service import DomainService, unicode_form
+    from hostplane.domains.service import DomainService
+    from hostplane.validation import unicode_form
 
     async def action(rt: Runtime) -> list[tuple[int, str, str, str]]:
         owner = (await _principal(rt, user)).user
@@ -638,8 +639,9 @@ def domain_list(user: UserOption) -> None:
 @domain_app.command("delete")
 def domain_delete(name: str, user: UserOption) -> None:
     """Delete a domain (with its subdomains); its website stops being served. The files are kept."""
-    from hostplane.domains.service import DomainService, domain_name
+    from hostplane.domains.service import DomainService
     from hostplane.errors import NotFound
+    from hostplane.validation import domain_name
 
     async def action(rt: Runtime) -> str:
         owner = (await _principal(rt, user)).user

@@ -1,4 +1,5 @@
-"""The ASGI edge every request passes: security headers, header hygiene, body size and content type.
+"""The ASGI edge every request passes: security headers, header hygiene, body size, content type and (for the
+JSON bodies of the native API) nesting depth.
 
 Written as plain ASGI (not BaseHTTPMiddleware) because it sits on the hot path of every request.
 """
@@ -10,7 +11,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from hostplane.api.problems import problem
+from hostplane.api.bodies import deep_body_error, too_deep
+from hostplane.api.problems import from_error, problem
 
 log = logging.getLogger("hostplane.api")
 
@@ -109,6 +111,8 @@ class EdgeMiddleware:
             return problem(
                 415, "Unsupported media type", "Send the request body as application/json.", "unsupported_media_type"
             )
+        if too_deep(body):  # before FastAPI's parser recurses into it
+            return from_error(deep_body_error())
         return None
 
     async def _read_body(self, receive: Receive) -> bytes | None:

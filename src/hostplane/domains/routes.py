@@ -8,10 +8,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from hostplane.api.deps import authenticated
+from hostplane.api.types import Id
 from hostplane.auth.principal import Principal
 from hostplane.domains import schemas as s
 from hostplane.domains.models import Domain
-from hostplane.domains.service import DomainService, unicode_form
+from hostplane.domains.service import DomainService
+from hostplane.validation import unicode_form
 
 domains_principal = authenticated("domains")
 DomainsPrincipal = Annotated[Principal, Depends(domains_principal)]
@@ -68,7 +70,7 @@ async def add_domain(body: s.DomainCreate, principal: DomainsPrincipal, service:
 
 
 @router.get("/{domain_id}", response_model=s.DomainOut, responses=NOT_FOUND)
-async def get_domain(domain_id: int, principal: DomainsPrincipal, service: ServiceDep) -> s.DomainOut:
+async def get_domain(domain_id: Id, principal: DomainsPrincipal, service: ServiceDep) -> s.DomainOut:
     return domain_out(await service.get(principal.user, domain_id))
 
 
@@ -79,7 +81,7 @@ async def get_domain(domain_id: int, principal: DomainsPrincipal, service: Servi
     responses={**NOT_FOUND, **WRITE_ERRORS},
 )
 async def add_subdomain(
-    domain_id: int, body: s.SubdomainCreate, principal: DomainsPrincipal, service: ServiceDep
+    domain_id: Id, body: s.SubdomainCreate, principal: DomainsPrincipal, service: ServiceDep
 ) -> s.DomainOut:
     """Add `<name>.<domain>` as a website of its own (with its own docroot)."""
     return domain_out(await service.add_subdomain(principal.user, domain_id, body.name))
@@ -90,7 +92,7 @@ async def add_subdomain(
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**NOT_FOUND, 502: WRITE_ERRORS[502]},
 )
-async def delete_domain(domain_id: int, principal: DomainsPrincipal, service: ServiceDep) -> Response:
+async def delete_domain(domain_id: Id, principal: DomainsPrincipal, service: ServiceDep) -> Response:
     """Delete a domain and its subdomains: the websites stop answering when this returns (files are kept)."""
     await service.delete(principal.user, domain_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

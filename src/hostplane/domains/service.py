@@ -24,27 +24,7 @@ from hostplane.plans.limits import reserve
 from hostplane.runtime import Runtime
 from hostplane.system.docroots import Docroots
 from hostplane.system.nginx import Drift
-
-MAX_NAME_INPUT = 300
-
-
-def domain_name(value: str, field: str = "name") -> str:
-    """A domain as stored: hostplane.validation.hostname (control characters, CR/LF, label grammar, length, IDNA
-    to lowercase ASCII) plus a check that every `xn--` label is valid punycode, so the name has a display form.
-    Whatever could escape a folder or a config line (`/`, `..`, spaces, quotes, `;`, `{`, `$`, `*`, NUL) fails the
-    label grammar."""
-    if len(value) > MAX_NAME_INPUT:
-        raise InvalidInput.on(field, "This is not a valid domain name.", "max")
-    name = validation.hostname(value, field)
-    unicode_form(name, field)
-    return name
-
-
-def unicode_form(name: str, field: str = "name") -> str:
-    try:
-        return name.encode("ascii").decode("idna")
-    except UnicodeError as exc:
-        raise InvalidInput.on(field, "This is not a valid domain name.", "regex") from exc
+from hostplane.validation import domain_name, unicode_form
 
 
 @functools.cache

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from hostplane.api.deps import authenticated
+from hostplane.api.types import Id
 from hostplane.auth.principal import Principal
 from hostplane.exports.service import ExportService
 from hostplane.system.archive import ExportStream
@@ -48,16 +49,14 @@ def _response(stream: ExportStream) -> StreamingResponse:
 
 
 @router.get("/domains/{domain_id}/export", response_class=StreamingResponse, responses=ARCHIVE)
-async def export_domain(domain_id: int, principal: ExportsPrincipal, service: ServiceDep) -> StreamingResponse:
+async def export_domain(domain_id: Id, principal: ExportsPrincipal, service: ServiceDep) -> StreamingResponse:
     """Export a domain: its website files, and the Maildirs of the mail domain of the same name if there is one."""
     name = await service.domain_name(principal.user, domain_id)
     return _response(await service.open_export(principal.user, name))
 
 
 @router.get("/mail/domains/{mail_domain_id}/export", response_class=StreamingResponse, responses=ARCHIVE)
-async def export_mail_domain(
-    mail_domain_id: int, principal: ExportsPrincipal, service: ServiceDep
-) -> StreamingResponse:
+async def export_mail_domain(mail_domain_id: Id, principal: ExportsPrincipal, service: ServiceDep) -> StreamingResponse:
     """Export a mail domain: its mailboxes' Maildirs, and the website of the same name if there is one."""
     name = await service.mail_domain_name(principal.user, mail_domain_id)
     return _response(await service.open_export(principal.user, name))

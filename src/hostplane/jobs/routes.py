@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from hostplane.api.deps import bearer_credential, client_of
 from hostplane.api.schema import ResponseModel
+from hostplane.api.types import Id
 from hostplane.auth.principal import AREAS, Principal
 from hostplane.auth.service import AuthService
 from hostplane.jobs.service import JobService, JobView
@@ -93,7 +94,7 @@ async def list_jobs(
 
 
 @router.get("/{job_id}", response_model=JobOut, responses=NOT_FOUND)
-async def get_job(job_id: int, request: Request, principal: JobsPrincipal) -> JobOut:
+async def get_job(job_id: Id, request: Request, principal: JobsPrincipal) -> JobOut:
     """One of your jobs: poll it until `status` is `succeeded` or `failed`."""
     service = JobService(request.app.state.runtime)
     return job_out(await service.get(principal.user.id, job_id, areas=readable_areas(principal)))

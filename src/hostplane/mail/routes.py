@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
 from hostplane.api.deps import authenticated
+from hostplane.api.types import Id
 from hostplane.auth.principal import Principal
 from hostplane.mail import schemas as s
 from hostplane.mail.dkim import DkimRecord, DkimService, TxtRecord
@@ -69,26 +70,26 @@ async def add_domain(body: s.MailDomainCreate, principal: MailPrincipal, service
 
 
 @router.get("/domains/{domain_id}", response_model=s.MailDomainOut)
-async def get_domain(domain_id: int, principal: MailPrincipal, service: ServiceDep) -> s.MailDomainOut:
+async def get_domain(domain_id: Id, principal: MailPrincipal, service: ServiceDep) -> s.MailDomainOut:
     return domain_out(*await service.get_domain(principal, domain_id))
 
 
 @router.delete("/domains/{domain_id}", response_model=s.MailboxDeleted)
 async def delete_domain(
-    domain_id: int, principal: MailPrincipal, service: ServiceDep, maildir: MaildirChoice = "archive"
+    domain_id: Id, principal: MailPrincipal, service: ServiceDep, maildir: MaildirChoice = "archive"
 ) -> s.MailboxDeleted:
     """Delete the domain with its mailboxes and aliases; its mail is archived or removed."""
     return s.MailboxDeleted(maildir=await service.delete_domain(principal, domain_id, archive=maildir == "archive"))
 
 
 @router.get("/domains/{domain_id}/mailboxes", response_model=list[s.MailboxOut])
-async def list_mailboxes(domain_id: int, principal: MailPrincipal, service: ServiceDep) -> list[s.MailboxOut]:
+async def list_mailboxes(domain_id: Id, principal: MailPrincipal, service: ServiceDep) -> list[s.MailboxOut]:
     return [mailbox_out(view) for view in await service.list_mailboxes(principal, domain_id)]
 
 
 @router.post("/domains/{domain_id}/mailboxes", response_model=s.MailboxOut, status_code=status.HTTP_201_CREATED)
 async def add_mailbox(
-    domain_id: int, body: s.MailboxCreate, principal: MailPrincipal, service: ServiceDep
+    domain_id: Id, body: s.MailboxCreate, principal: MailPrincipal, service: ServiceDep
 ) -> s.MailboxOut:
     """Create a mailbox: IMAP login and delivery work as soon as this returns."""
     view = await service.add_mailbox(principal, domain_id, body.local_part, body.password, body.quota_mb)
@@ -96,13 +97,13 @@ async def add_mailbox(
 
 
 @router.get("/mailboxes/{mailbox_id}", response_model=s.MailboxOut)
-async def get_mailbox(mailbox_id: int, principal: MailPrincipal, service: ServiceDep) -> s.MailboxOut:
+async def get_mailbox(mailbox_id: Id, principal: MailPrincipal, service: ServiceDep) -> s.MailboxOut:
     return mailbox_out(await service.get_mailbox(principal, mailbox_id))
 
 
 @router.put("/mailboxes/{mailbox_id}/password", status_code=NO_CONTENT)
 async def change_password(
-    mailbox_id: int, body: s.MailboxPassword, principal: MailPrincipal, service: ServiceDep
+    mailbox_id: Id, body: s.MailboxPassword, principal: MailPrincipal, service: ServiceDep
 ) -> Response:
     """Set a new password: the old one fails from now on."""
     await service.change_password(principal, mailbox_id, body.password)
@@ -111,24 +112,24 @@ async def change_password(
 
 @router.delete("/mailboxes/{mailbox_id}", response_model=s.MailboxDeleted)
 async def delete_mailbox(
-    mailbox_id: int, principal: MailPrincipal, service: ServiceDep, maildir: MaildirChoice = "archive"
+    mailbox_id: Id, principal: MailPrincipal, service: ServiceDep, maildir: MaildirChoice = "archive"
 ) -> s.MailboxDeleted:
     """Delete a mailbox: delivery is refused with 550 from now on; its mail is archived or removed."""
     return s.MailboxDeleted(maildir=await service.delete_mailbox(principal, mailbox_id, archive=maildir == "archive"))
 
 
 @router.get("/domains/{domain_id}/aliases", response_model=list[s.AliasOut])
-async def list_aliases(domain_id: int, principal: MailPrincipal, service: ServiceDep) -> list[s.AliasOut]:
+async def list_aliases(domain_id: Id, principal: MailPrincipal, service: ServiceDep) -> list[s.AliasOut]:
     return [alias_out(alias, domain) for alias, domain in await service.list_aliases(principal, domain_id)]
 
 
 @router.post("/domains/{domain_id}/aliases", response_model=s.AliasOut, status_code=status.HTTP_201_CREATED)
-async def add_alias(domain_id: int, body: s.AliasCreate, principal: MailPrincipal, service: ServiceDep) -> s.AliasOut:
+async def add_alias(domain_id: Id, body: s.AliasCreate, principal: MailPrincipal, service: ServiceDep) -> s.AliasOut:
     return alias_out(*await service.add_alias(principal, domain_id, body.local_part, body.destination))
 
 
 @router.delete("/aliases/{alias_id}", status_code=NO_CONTENT)
-async def delete_alias(alias_id: int, principal: MailPrincipal, service: ServiceDep) -> Response:
+async def delete_alias(alias_id: Id, principal: MailPrincipal, service: ServiceDep) -> Response:
     await service.delete_alias(principal, alias_id)
     return Response(status_code=NO_CONTENT)
 
@@ -164,7 +165,7 @@ DkimDep = Annotated[DkimService, Depends(_dkim_service)]
     responses={200: {"model": s.DkimOut, "description": "The domain already had a key: it is returned unchanged."}},
 )
 async def ensure_dkim(
-    domain_id: int, principal: MailPrincipal, service: DkimDep, response: Response, body: s.DkimCreate | None = None
+    domain_id: Id, principal: MailPrincipal, service: DkimDep, response: Response, body: s.DkimCreate | None = None
 ) -> s.DkimOut:
     """Give the domain a DKIM key (RSA-2048) and start signing its mail (201), or return the key it has (200).
     The answer holds the TXT record to publish, with SPF and DMARC suggestions."""
@@ -175,6 +176,6 @@ async def ensure_dkim(
 
 
 @router.get("/domains/{domain_id}/dkim", response_model=s.DkimOut)
-async def get_dkim(domain_id: int, principal: MailPrincipal, service: DkimDep) -> s.DkimOut:
+async def get_dkim(domain_id: Id, principal: MailPrincipal, service: DkimDep) -> s.DkimOut:
     """The domain's DKIM key as DNS records (404 when it has none yet)."""
     return dkim_out(await service.get(principal, domain_id))

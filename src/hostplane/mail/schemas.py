@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import Field
 
 from hostplane.api.schema import RequestModel, ResponseModel
+from hostplane.api.types import Count
 
 
 class MailDomainCreate(RequestModel):
@@ -23,7 +24,7 @@ class MailDomainOut(ResponseModel):
 class MailboxCreate(RequestModel):
     local_part: str = Field(max_length=64, description="The part before '@': lowercase letters, digits, '_', '-', '.'.")
     password: str = Field(max_length=1024)
-    quota_mb: int | None = Field(default=None, description="Megabytes; 0 = unlimited; default from the settings.")
+    quota_mb: Count | None = Field(default=None, description="Megabytes; 0 = unlimited; default from the settings.")
 
 
 class MailboxOut(ResponseModel):

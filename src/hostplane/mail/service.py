@@ -170,7 +170,7 @@ class MailService:
             return domain, int(count or 0)
 
     async def add_domain(self, principal: Principal, name: str) -> MailDomain:
-        name = validation.hostname(name, "name")
+        name = validation.domain_name(name, "name")
         async with self.change() as change:
             domain = await self._new_domain(change, principal, name)
         return domain
@@ -180,7 +180,7 @@ class MailService:
     ) -> MailboxView:
         """A mail domain and its first mailbox, or neither: both rows and their lookup rows in one unit, so a
         mailbox that is refused (password, address, plan limit) or fails leaves no domain behind."""
-        name = validation.hostname(name, "name")
+        name = validation.domain_name(name, "name")
         local = local_part(local)
         size = quota(quota_mb, self.rt.settings.mail_default_quota_mb)
         check_password_policy(password, self.rt.settings, username=f"{local}@{name}")

@@ -10,6 +10,7 @@ from pydantic import Field, StrictBool, StrictInt
 
 from hostplane.api.deps import AccountPrincipal, AdminPrincipal, account_principal, admin_principal
 from hostplane.api.schema import RequestModel, ResponseModel
+from hostplane.api.types import Id, StrictId
 from hostplane.plans.limits import PlanUsage
 from hostplane.plans.service import MAX_LIMIT, PlanService, PlanView
 
@@ -42,7 +43,7 @@ class PlanUpdate(RequestModel):
 
 
 class PlanAssign(RequestModel):
-    plan_id: StrictInt | None = Field(ge=1)
+    plan_id: StrictId | None
     """null: back to the default plan."""
 
 
@@ -143,12 +144,12 @@ async def create_plan(body: PlanCreate, principal: AdminPrincipal, service: Serv
 
 
 @admin_router.get("/plans/{plan_id}", response_model=PlanOut, responses={404: _problem("No such plan.")})
-async def get_plan(plan_id: int, service: ServiceDep) -> PlanOut:
+async def get_plan(plan_id: Id, service: ServiceDep) -> PlanOut:
     return plan_out(await service.get(plan_id))
 
 
 @admin_router.patch("/plans/{plan_id}", response_model=PlanOut, responses={404: _problem("No such plan.")})
-async def update_plan(plan_id: int, body: PlanUpdate, principal: AdminPrincipal, service: ServiceDep) -> PlanOut:
+async def update_plan(plan_id: Id, body: PlanUpdate, principal: AdminPrincipal, service: ServiceDep) -> PlanOut:
     """Change the fields given (null is not a value: leave a field out to keep it)."""
     changes = body.model_dump(exclude_unset=True)
     return plan_out(await service.update(principal.actor, plan_id, changes))
@@ -159,19 +160,19 @@ async def update_plan(plan_id: int, body: PlanUpdate, principal: AdminPrincipal,
     status_code=NO_CONTENT,
     responses={404: _problem("No such plan."), 409: _problem("The plan is in use or the default.")},
 )
-async def delete_plan(plan_id: int, principal: AdminPrincipal, service: ServiceDep) -> Response:
+async def delete_plan(plan_id: Id, principal: AdminPrincipal, service: ServiceDep) -> Response:
     await service.delete(principal.actor, plan_id)
     return Response(status_code=NO_CONTENT)
 
 
 @admin_router.put("/users/{user_id}/plan", response_model=UsageOut, responses={404: _problem("No such user or plan.")})
-async def assign_plan(user_id: int, body: PlanAssign, principal: AdminPrincipal, service: ServiceDep) -> UsageOut:
+async def assign_plan(user_id: Id, body: PlanAssign, principal: AdminPrincipal, service: ServiceDep) -> UsageOut:
     """Put a user on a plan (`plan_id: null`: back to the default plan); returns their limits and usage."""
     return usage_out(await service.assign(principal.actor, user_id, body.plan_id))
 
 
 @admin_router.get("/users/{user_id}/usage", response_model=UsageOut, responses={404: _problem("No such user.")})
-async def user_usage(user_id: int, service: ServiceDep) -> UsageOut:
+async def user_usage(user_id: Id, service: ServiceDep) -> UsageOut:
     return usage_out(await service.usage_of(user_id))
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from hostplane.api.schema import RequestModel, ResponseModel
+from hostplane.api.types import Moment
 
 
 class UserOut(ResponseModel):
@@ -74,7 +75,7 @@ class ApiKeyCreate(RequestModel):
     description: str = Field(default="", max_length=500)
     scopes: list[str] = Field(default_factory=list, max_length=32)
     allowed_ips: list[str] = Field(default_factory=list, max_length=1000)
-    expires_at: AwareDatetime | None = None
+    expires_at: Moment | None = None
     password: str | None = Field(default=None, max_length=1024, description="Required when using an API key.")
 
 

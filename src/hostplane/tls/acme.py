@@ -24,6 +24,7 @@ from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from hostplane import validation
 from hostplane.auth.models import User
 from hostplane.domains.models import Domain
 from hostplane.errors import Conflict, NotFound, ServiceFailed, TooManyAttempts
@@ -209,8 +210,8 @@ class AcmeService:
         return started
 
     async def _owned_name(self, owner: User, hostname: str) -> str:
-        name = hostname.strip().rstrip(".").lower()
-        if not name or len(name) > 253:
+        name = validation.domain_to_look_up(hostname)
+        if name is None:
             raise NotFound("No such domain.")
         async with self.runtime.reading() as db:
             found = await db.scalar(select(Domain.name).where(Domain.name == name, Domain.user_id == owner.id))

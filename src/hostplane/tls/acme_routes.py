@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from hostplane.api.deps import authenticated
+from hostplane.api.types import Id
 from hostplane.auth.principal import Principal
 from hostplane.jobs.routes import JobOut, job_out
 from hostplane.tls.acme import AcmeService
@@ -34,7 +35,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     status_code=status.HTTP_202_ACCEPTED,
     responses=ERRORS,
 )
-async def order_certificate(domain_id: int, request: Request, response: Response, principal: TlsPrincipal) -> JobOut:
+async def order_certificate(domain_id: Id, request: Request, response: Response, principal: TlsPrincipal) -> JobOut:
     """Order a certificate for this website from the ACME CA (HTTP-01 through the panel's web server), installed
     on the site when issued. Answers at once with the job: poll GET /api/v1/jobs/{id}; a refusal of the CA is
     the job's `error`, with the CA's own problem document in `error.ca_problem`."""

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response, status
 
 from hostplane.api.deps import authenticated
+from hostplane.api.types import Id
 from hostplane.auth.principal import Principal
 from hostplane.tls import schemas as s
 from hostplane.tls.service import CertificateInfo, CertificateService
@@ -60,7 +61,7 @@ def certificate_out(info: CertificateInfo) -> s.CertificateOut:
 
 @router.put("/{domain_id}/certificate", response_model=s.CertificateOut, responses={**NOT_FOUND, **WRITE_ERRORS})
 async def upload_certificate(
-    domain_id: int, body: s.CertificateUpload, principal: TlsPrincipal, service: ServiceDep
+    domain_id: Id, body: s.CertificateUpload, principal: TlsPrincipal, service: ServiceDep
 ) -> s.CertificateOut:
     """Install an uploaded certificate on the website (replacing any previous one): validated, then served with
     TLS (SNI) when this returns."""
@@ -77,7 +78,7 @@ async def upload_certificate(
 
 
 @router.get("/{domain_id}/certificate", response_model=s.CertificateOut, responses=NOT_FOUND)
-async def get_certificate(domain_id: int, principal: TlsPrincipal, service: ServiceDep) -> s.CertificateOut:
+async def get_certificate(domain_id: Id, principal: TlsPrincipal, service: ServiceDep) -> s.CertificateOut:
     """The website's certificate: names, validity and days left (never the key)."""
     hostname = await service.hostname_of(principal.user, domain_id)
     return certificate_out(await service.info(principal.user, hostname))
@@ -88,7 +89,7 @@ async def get_certificate(domain_id: int, principal: TlsPrincipal, service: Serv
     status_code=status.HTTP_204_NO_CONTENT,
     responses={**NOT_FOUND, 502: WRITE_ERRORS[502]},
 )
-async def delete_certificate(domain_id: int, principal: TlsPrincipal, service: ServiceDep) -> Response:
+async def delete_certificate(domain_id: Id, principal: TlsPrincipal, service: ServiceDep) -> Response:
     """Remove the certificate: the website answers on plain HTTP only when this returns."""
     hostname = await service.hostname_of(principal.user, domain_id)
     await service.remove(principal.user, hostname)

@@ -15,10 +15,10 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-from cryptography import x509
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from hostplane import validation
 from hostplane.auth.models import User
 from hostplane.dbutil import owned
 from hostplane.domains.models import Domain
@@ -30,7 +30,6 @@ from hostplane.tls import validate
 from hostplane.tls.models import SOURCE_ACME, TlsCertificate, key_context
 
 Source = Literal["upload", "acme"]
-MAX_HOSTNAME = 253
 
 
 @dataclass(frozen=True)
@@ -55,12 +54,7 @@ def days_until(moment: dt.datetime, now: dt.datetime | None = None) -> int:
 
 
 def _info(row: TlsCertificate) -> CertificateInfo:
-    leaf = x509.load_pem_x509_certificate(row.certificate_pem.encode())
-    try:
-        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        sans = tuple(san.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        sans = ()
+    sans = validate.stored_dns_names(row.certificate_pem)
     return CertificateInfo(
         domain_id=row.domain_id,
         hostname=row.hostname,
@@ -77,8 +71,8 @@ def _info(row: TlsCertificate) -> CertificateInfo:
 
 
 def _hostname(value: str) -> str:
-    name = value.strip().rstrip(".").lower()
-    if not name or len(name) > MAX_HOSTNAME:
+    name = validation.domain_to_look_up(value)
+    if name is None:
         raise NotFound("No such domain.")
     return name
 

@@ -100,15 +100,34 @@ def pem_blocks(field: str, text: str) -> list[tuple[str, bytes]]:
     return blocks
 
 
+def parse_certificate(field: str, der: bytes) -> x509.Certificate:
+    """A certificate whose every part parses: cryptography parses the extensions, names, key and validity lazily,
+    when first used, and raises then (ValueError for a malformed subjectAltName, DuplicateExtension for a repeated
+    one, UnsupportedAlgorithm...). All of them are touched here, so that such a certificate is refused naming its
+    field, and nothing later (checks, storage, display) meets an exception."""
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        _ = certificate.extensions  # parses every extension: a malformed or repeated one raises here
+        _ = certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string()
+        _ = certificate.public_key()
+        _ = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    except Exception:  # the parse errors of untrusted DER vary by part and by version of cryptography
+        raise _bad(field, _unparsable(field), "pem") from None
+    return certificate
+
+
+def _unparsable(field: str) -> str:
+    leaf, chain = "The certificate", "A certificate of the chain"
+    what = {"certificate": leaf, "ssl_certificate": leaf, "chain": chain, "ssl_certificate_chain": chain}
+    return f"{what.get(field, 'A certificate')} could not be parsed (a malformed or repeated extension, name or key)."
+
+
 def _certificates(field: str, text: str) -> list[x509.Certificate]:
     certificates = []
     for label, der in pem_blocks(field, text):
         if label != "CERTIFICATE":
             raise _bad(field, f"Only CERTIFICATE blocks are allowed here, not {label}.", "pem")
-        try:
-            certificates.append(x509.load_der_x509_certificate(der))
-        except ValueError:
-            raise _bad(field, "A certificate could not be parsed.", "pem") from None
+        certificates.append(parse_certificate(field, der))
     return certificates
 
 
@@ -146,12 +165,34 @@ def _spki(key: object) -> bytes:
     return bytes(public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
-def _dns_names(certificate: x509.Certificate) -> list[str]:
+def san_dns_names(certificate: x509.Certificate) -> list[str]:
+    """The subjectAltName DNS entries as written, of a certificate parse_certificate accepted."""
     try:
         extension = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
     except x509.ExtensionNotFound:
         return []
-    return [name.lower() for name in extension.value.get_values_for_type(x509.DNSName)]
+    return list(extension.value.get_values_for_type(x509.DNSName))
+
+
+def _dns_names(certificate: x509.Certificate) -> list[str]:
+    return [name.lower() for name in san_dns_names(certificate)]
+
+
+def leaf_dns_names(field: str, text: str) -> list[str]:
+    """The DNS names of the first certificate of a field (lowercase); the field's blocks are checked as check()
+    does, so a malformed one is refused naming the field."""
+    for label, der in pem_blocks(field, text):
+        if label == "CERTIFICATE":
+            return _dns_names(parse_certificate(field, der))
+    return []
+
+
+def stored_dns_names(certificate_pem: str) -> tuple[str, ...]:
+    """The DNS names of a stored certificate (check() accepted it), for display: () if it no longer parses."""
+    try:
+        return tuple(san_dns_names(parse_certificate("certificate", pem_blocks("certificate", certificate_pem)[0][1])))
+    except (InvalidInput, IndexError):
+        return ()
 
 
 def covers(pattern: str, hostname: str) -> bool:

@@ -10,6 +10,7 @@ from pydantic import Field
 from hostplane.activity.schemas import ActivityPageOut, activity_page_out
 from hostplane.api.deps import AdminPrincipal, admin_principal
 from hostplane.api.schema import RequestModel
+from hostplane.api.types import Id
 from hostplane.profile.schemas import UserOut
 from hostplane.users.service import UserAdminService
 
@@ -50,29 +51,29 @@ async def create_user(body: UserCreate, principal: AdminPrincipal, service: Serv
 
 
 @router.get("/users/{user_id}", response_model=UserOut)
-async def get_user(user_id: int, service: ServiceDep) -> UserOut:
+async def get_user(user_id: Id, service: ServiceDep) -> UserOut:
     return UserOut.model_validate(await service.get_user(user_id))
 
 
 @router.post("/users/{user_id}/disable", response_model=UserOut)
-async def disable_user(user_id: int, principal: AdminPrincipal, service: ServiceDep) -> UserOut:
+async def disable_user(user_id: Id, principal: AdminPrincipal, service: ServiceDep) -> UserOut:
     """Disable the account; all of its sessions end at once and its API keys stop working."""
     return UserOut.model_validate(await service.set_disabled(principal.actor, user_id, True))
 
 
 @router.post("/users/{user_id}/enable", response_model=UserOut)
-async def enable_user(user_id: int, principal: AdminPrincipal, service: ServiceDep) -> UserOut:
+async def enable_user(user_id: Id, principal: AdminPrincipal, service: ServiceDep) -> UserOut:
     return UserOut.model_validate(await service.set_disabled(principal.actor, user_id, False))
 
 
 @router.put("/users/{user_id}/password", status_code=NO_CONTENT)
-async def set_password(user_id: int, body: PasswordSet, principal: AdminPrincipal, service: ServiceDep) -> Response:
+async def set_password(user_id: Id, body: PasswordSet, principal: AdminPrincipal, service: ServiceDep) -> Response:
     await service.set_password(principal.actor, user_id, body.password)
     return Response(status_code=NO_CONTENT)
 
 
 @router.post("/users/{user_id}/reset-two-factor", status_code=NO_CONTENT)
-async def reset_two_factor(user_id: int, principal: AdminPrincipal, service: ServiceDep) -> Response:
+async def reset_two_factor(user_id: Id, principal: AdminPrincipal, service: ServiceDep) -> Response:
     await service.reset_two_factor(principal.actor, user_id)
     return Response(status_code=NO_CONTENT)
 
@@ -80,7 +81,7 @@ async def reset_two_factor(user_id: int, principal: AdminPrincipal, service: Ser
 @router.get("/activity", response_model=ActivityPageOut)
 async def all_activity(
     service: ServiceDep,
-    user_id: Annotated[int | None, Query(ge=1)] = None,
+    user_id: Annotated[Id | None, Query()] = None,
     event: Annotated[str | None, Query(max_length=64, pattern=r"^[a-z0-9_.]+\*?$")] = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 50,

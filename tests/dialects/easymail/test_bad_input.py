@@ -159,7 +159,22 @@ async def test_a_user_at_another_domain_than_the_domain_id_is_400(alice_easy: Ea
     assert await snapshot(alice_easy, runtime) == before
 
 
-@pytest.mark.parametrize(("value", "status"), [("abc", 400), ("-1", 400), ("1.5", 400), ("0", 404), ("9" * 30, 404)])
+@pytest.mark.parametrize(
+    ("value", "status"),
+    [
+        ("abc", 400),
+        ("-1", 400),
+        ("1.5", 400),
+        ("1e3", 400),
+        ("0", 404),
+        (str(2**31 - 1), 404),
+        (str(2**31), 404),
+        (str(2**63), 404),
+        (str(2**64), 404),
+        ("9" * 30, 404),
+        ("9" * 4000, 404),
+    ],
+)
 async def test_bad_ids_are_refused(alice_easy: Easy, runtime: Runtime, value: str, status: int) -> None:
     created = await create_domain(alice_easy)
     before = await snapshot(alice_easy, runtime)
@@ -212,6 +227,7 @@ async def test_too_many_parameters_are_400(alice_easy: Easy) -> None:
     ("content_type", "content"),
     [
         ("application/json", b'{"domain": "example.com"}'),
+        ("application/json", b"[" * 5000 + b"]" * 5000),
         ("text/plain", b"domain=example.com"),
         (None, b"domain=example.com"),
     ],

@@ -13,9 +13,9 @@ from hostplane.jobs.models import Job
 from hostplane.jobs.service import JobService
 from hostplane.runtime import Runtime
 from hostplane.tls.models import TlsCertificate
-from tests.conftest import Account, Api
+from tests.conftest import Account, Api, row_counts
 from tests.dialects.easymail.easy import Easy, assert_failure
-from tests.unit.tls.pki import Pki, make_pki
+from tests.unit.tls.pki import DUPLICATE_SAN, MALFORMED_SAN, Pki, issue_with_raw_sans, make_pki
 
 
 @pytest.fixture(scope="module")
@@ -180,3 +180,29 @@ async def test_letsencrypt_install_for_an_unknown_or_another_users_site_is_404_a
         assert_failure(await alice_easy.call("POST", "/ssl/letsencrypt/install", {"hostname": bad}), 400)
     async with runtime.reading() as db:
         assert await db.scalar(select(func.count()).select_from(Job)) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw_sans", "names"),
+    [([DUPLICATE_SAN], ["example.com"]), ([MALFORMED_SAN], []), ([MALFORMED_SAN], ["example.com"])],
+    ids=["duplicated", "malformed", "malformed-after-a-good-one"],
+)
+@pytest.mark.parametrize("hostname", [None, "example.com"], ids=["hostname-from-the-certificate", "hostname-given"])
+async def test_an_upload_with_a_bad_subject_alt_name_is_400_naming_the_certificate_and_installs_nothing(
+    alice_easy: Easy,
+    alice: Account,
+    pki: Pki,
+    runtime: Runtime,
+    raw_sans: list[bytes],
+    names: list[str],
+    hostname: str | None,
+) -> None:
+    await add_website(alice_easy.api, alice, "example.com")
+    before = await row_counts(runtime)
+    leaf = issue_with_raw_sans("example.com", raw_sans, issuer=pki.intermediate, names=names)
+    fields = {"ssl_certificate": leaf.cert_pem, "ssl_certificate_key": leaf.key_pem}
+    fields |= {"ssl_certificate_chain": pki.chain_pem} | ({"hostname": hostname} if hostname else {})
+    msg = assert_failure(await alice_easy.call("POST", "/ssl/upload", fields), 400)
+    assert msg.startswith("The certificate could not be parsed")
+    assert await row_counts(runtime) == before
+    assert await certificates(runtime) == 0

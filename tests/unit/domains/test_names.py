@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from hostplane.domains.service import domain_name, unicode_form
 from hostplane.errors import InvalidInput
+from hostplane.validation import domain_name, unicode_form
 
 LABEL_63 = "a" * 63
 LONGEST = ".".join([LABEL_63, LABEL_63, LABEL_63, "b" * 57, "com"])  # 253 characters

@@ -30,6 +30,8 @@ BAD_DOMAINS = [
     "%s.example.com",
     "example.com;",
     "",
+    "xn--zz.com",
+    "mail.xn--zz.example",
 ]
 
 

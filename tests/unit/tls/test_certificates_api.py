@@ -19,7 +19,7 @@ from hostplane.system.nginx import NginxDriver
 from hostplane.tls.models import TlsCertificate, key_context
 from hostplane.tls.service import CertificateService
 from tests.conftest import Account, Api
-from tests.unit.tls.pki import Pki, make_pki
+from tests.unit.tls.pki import DUPLICATE_SAN, MALFORMED_SAN, Pki, issue_with_raw_sans, make_pki
 
 HOST = "site.test"
 
@@ -159,7 +159,23 @@ BAD_INPUTS: dict[str, tuple[Callable[[Pki], dict[str, str]], str, str]] = {
     "crlf": (lambda pki: {k: v.replace("\n", "\r\n") for k, v in upload_body(pki).items()}, "certificate", "crlf"),
     "garbage": (lambda pki: {**upload_body(pki), "certificate": "not a certificate"}, "certificate", "pem"),
     "path-in-pem": (lambda pki: {**upload_body(pki), "private_key": "../../etc/shadow"}, "private_key", "pem"),
+    "duplicated-san": (lambda pki: raw_san_body(pki, [DUPLICATE_SAN], [HOST]), "certificate", "pem"),
+    "malformed-san": (lambda pki: raw_san_body(pki, [MALFORMED_SAN], []), "certificate", "pem"),
+    "malformed-san-after-a-good-one": (lambda pki: raw_san_body(pki, [MALFORMED_SAN], [HOST]), "certificate", "pem"),
+    "malformed-chain": (
+        lambda pki: {
+            **upload_body(pki),
+            "chain": issue_with_raw_sans("Bad CA", [MALFORMED_SAN], issuer=pki.root, names=[]).cert_pem,
+        },
+        "chain",
+        "pem",
+    ),
 }
+
+
+def raw_san_body(pki: Pki, raw_sans: list[bytes], names: list[str]) -> dict[str, str]:
+    leaf = issue_with_raw_sans(HOST, raw_sans, issuer=pki.intermediate, names=names)
+    return {"certificate": leaf.cert_pem, "private_key": leaf.key_pem, "chain": pki.chain_pem}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_INPUTS))

@@ -7,13 +7,14 @@ import datetime as dt
 import hashlib
 
 import pytest
+from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from hostplane.errors import InvalidInput
 from hostplane.tls import validate
 from hostplane.tls.validate import check, covers
-from tests.unit.tls.pki import Pki, issue, make_pki
+from tests.unit.tls.pki import DUPLICATE_SAN, MALFORMED_SAN, Pki, issue, issue_with_raw_sans, make_pki
 
 HOST = "site.test"
 
@@ -259,3 +260,41 @@ def test_an_ed25519_key_is_refused() -> None:
     with pytest.raises(InvalidInput) as excinfo:
         check(HOST, own.cert_pem, pem)
     assert refusal(excinfo) == ("private_key", "key_type")
+
+
+# --- certificates whose extensions only fail when read --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw_sans", "names"),
+    [([DUPLICATE_SAN], [HOST]), ([MALFORMED_SAN], []), ([MALFORMED_SAN], [HOST]), ([DUPLICATE_SAN, MALFORMED_SAN], [])],
+    ids=["duplicated", "malformed", "malformed-after-a-good-one", "both"],
+)
+def test_a_certificate_with_a_bad_subject_alt_name_is_refused_naming_the_field(
+    pki: Pki, raw_sans: list[bytes], names: list[str]
+) -> None:
+    leaf = issue_with_raw_sans(HOST, raw_sans, issuer=pki.intermediate, names=names)
+    with pytest.raises((x509.DuplicateExtension, ValueError)):
+        _ = leaf.certificate.extensions  # what used to escape as a 500
+    with pytest.raises(InvalidInput) as error:
+        validate.check(HOST, leaf.cert_pem, leaf.key_pem, pki.chain_pem)
+    assert (error.value.fields[0].field, error.value.fields[0].rule) == ("certificate", "pem")
+    with pytest.raises(InvalidInput) as error:
+        validate.leaf_dns_names("ssl_certificate", leaf.cert_pem)
+    assert error.value.fields[0].field == "ssl_certificate"
+    assert validate.stored_dns_names(leaf.cert_pem) == ()
+
+
+def test_a_chain_certificate_with_a_malformed_extension_is_refused_naming_the_chain(pki: Pki) -> None:
+    leaf = pki.leaf(HOST)
+    bad_intermediate = issue_with_raw_sans("Bad CA", [MALFORMED_SAN], issuer=pki.root, names=[])
+    with pytest.raises(InvalidInput) as error:
+        validate.check(HOST, leaf.cert_pem, leaf.key_pem, bad_intermediate.cert_pem + pki.root.cert_pem)
+    assert (error.value.fields[0].field, error.value.fields[0].rule) == ("chain", "pem")
+
+
+def test_the_names_of_a_good_certificate_are_read_as_written(pki: Pki) -> None:
+    leaf = pki.leaf("Site.Test", "www.site.test")
+    assert validate.leaf_dns_names("certificate", leaf.cert_pem) == ["site.test", "www.site.test"]
+    assert validate.stored_dns_names(leaf.cert_pem) == ("Site.Test", "www.site.test")
+    assert validate.stored_dns_names("not a certificate") == ()

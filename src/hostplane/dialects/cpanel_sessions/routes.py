@@ -18,7 +18,6 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -26,6 +25,8 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from starlette.convertors import Convertor, register_url_convertor
 
 from hostplane.api.deps import client_of
+from hostplane.dialects import params
+from hostplane.dialects.params import Params
 from hostplane.errors import HostplaneError, InvalidInput, TooManyAttempts
 from hostplane.runtime import Runtime
 from hostplane.websessions.service import (
@@ -43,7 +44,7 @@ from hostplane.websessions.urls import ticket_path
 ROLE_SERVICES = {"user": CPANELD, "admin": WHOSTMGRD, "webmail": WEBMAILD}
 MAX_FIELDS = 20
 MAX_FIELD_LENGTH = 2048
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+READING = params.Reading(bodies=params.FORMS, max_fields=MAX_FIELDS, max_value_chars=MAX_FIELD_LENGTH)
 FUNCTION_NOT_FOUND = {
     "cpanelresult": {
         "apiversion": "2",
@@ -73,12 +74,6 @@ wrong_port = APIRouter(include_in_schema=False)
 """Only on the user and webmail ports: WHM's paths, refused as cPanel refuses them there."""
 
 
-class BadRequest(Exception):
-    def __init__(self, notice: str) -> None:
-        super().__init__(notice)
-        self.notice = notice
-
-
 def service_of(request: Request) -> str:
     return ROLE_SERVICES[request.app.state.role]
 
@@ -98,32 +93,10 @@ def refused(error: HostplaneError) -> JSONResponse:
     return refusal(400, "invalid_request", error.detail)
 
 
-async def read_fields(request: Request) -> dict[str, str]:
-    """Form fields (urlencoded or multipart); the query string fills in what the body does not give."""
-    fields: dict[str, str] = {}
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = await request.body()
-    if body:
-        if content_type not in FORM_TYPES:
-            raise BadRequest("Send the login as a form (application/x-www-form-urlencoded).")
-        try:
-            form = await request.form(max_files=0, max_fields=MAX_FIELDS)
-        except Exception as exc:  # malformed multipart, too many fields: the parser's own errors vary
-            raise BadRequest("The form could not be read.") from exc
-        for key, value in form.multi_items():
-            if not isinstance(value, str):
-                raise BadRequest("Files are not accepted here.")
-            fields[key] = value
-    for key, value in request.query_params.multi_items():
-        fields.setdefault(key, value)
-    if len(fields) > MAX_FIELDS:
-        raise BadRequest("Too many fields.")
-    for key, value in fields.items():
-        if len(key) > 64 or len(value) > MAX_FIELD_LENGTH:
-            raise BadRequest("A field is too long.")
-        if any(unicodedata.category(char) == "Cc" for char in key + value):
-            raise BadRequest("Fields must not contain control characters (such as CR or LF).")
-    return fields
+async def read_fields(request: Request) -> Params:
+    """Form fields (urlencoded or multipart, no files) and the query string, by the shared reader: each field once,
+    at most MAX_FIELDS of at most MAX_FIELD_LENGTH characters, no control characters."""
+    return await params.read_params(request, READING)
 
 
 def set_session_cookie(request: Request, response: Response, service: str, opened: OpenedSession) -> None:
@@ -137,10 +110,6 @@ def set_session_cookie(request: Request, response: Response, service: str, opene
     )
 
 
-def _flag(value: str | None) -> bool:
-    return (value or "").strip().lower() in ("1", "true", "yes", "on")
-
-
 @router.api_route("/login/", methods=["POST"])
 @router.api_route("/login", methods=["POST"])
 async def login(request: Request) -> Response:
@@ -148,9 +117,9 @@ async def login(request: Request) -> Response:
     service = service_of(request)
     try:
         fields = await read_fields(request)
-    except BadRequest as bad:
-        return refusal(400, "invalid_request", bad.notice)
-    user, password = fields.get("user", ""), fields.get("pass", "")
+    except HostplaneError as error:
+        return refused(error)
+    user, password = fields.get("user") or "", fields.get("pass") or ""
     if not user.strip() or not password:
         return refusal(400, "invalid_request", "The fields “user” and “pass” are required.")
     sessions = WebSessionService(runtime)
@@ -161,7 +130,7 @@ async def login(request: Request) -> Response:
             "tfa_token": fields.get("tfa_token"),
             "reuse_token": fields.get("active_token_for_reuse"),
         }
-        if _flag(fields.get("create_login_url")):
+        if fields.boolean("create_login_url"):
             issued = await sessions.login_ticket(service, user, password, client, goto_uri=goto, **options)
             return JSONResponse(
                 {"status": 1, "security_token": f"/cpsess{issued.security_token}", "redirect": ticket_path(issued)}
@@ -183,9 +152,9 @@ async def redeem(request: Request, token: str) -> Response:
     service = service_of(request)
     try:
         fields = await read_fields(request)
-    except BadRequest as bad:
-        return refusal(400, "invalid_request", bad.notice)
-    ticket = fields.get("session", "")
+    except HostplaneError as error:
+        return refused(error)
+    ticket = fields.get("session") or ""
     if not ticket:
         return refusal(400, "invalid_request", "The field “session” is required.")
     try:

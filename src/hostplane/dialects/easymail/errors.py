@@ -15,15 +15,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp
 
 from hostplane.dialects.rerender import ProblemRerendering
-from hostplane.errors import HostplaneError
 
 INTERNAL_MSG = "An internal error occurred; it has been logged."
-
-
-class UnsupportedEncoding(HostplaneError):
-    code = "unsupported_media_type"
-    status = 415
-    title = "Unsupported media type"
 
 
 def failure(status: int, msg: str, headers: dict[str, str] | None = None) -> JSONResponse:

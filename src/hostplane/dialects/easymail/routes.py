@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from cryptography import x509
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
@@ -18,7 +17,7 @@ from hostplane.api.deps import client_of
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import BAD_LOGIN, AuthService, TwoFactorChallenge
 from hostplane.dialects.easymail.errors import failure
-from hostplane.dialects.easymail.params import identifier, read_params
+from hostplane.dialects.easymail.params import NO_SUCH_USER, domain_id_of, read_params
 from hostplane.domains.service import DomainService
 from hostplane.errors import (
     AuthenticationRequired,
@@ -77,13 +76,13 @@ def local_of(value: str, domain_name: str, field: str) -> str:
     local, at, domain = value.rpartition("@")
     if not at:
         return value
-    if validation.hostname(domain, field) != domain_name:
+    if validation.domain_name(domain, field) != domain_name:
         raise InvalidInput.on(field, f"The address must be at the domain {domain_name}.", "in")
     return local
 
 
 async def domain_named(service: MailService, principal: Principal, name: str) -> tuple[MailDomain, int]:
-    wanted = validation.hostname(name, "domain")
+    wanted = validation.domain_name(name, "domain")
     for domain, count in await service.list_domains(principal):
         if domain.name == wanted:
             return domain, count
@@ -126,7 +125,7 @@ async def list_domains(request: Request) -> JSONResponse:
 async def list_users(request: Request, domain_id: str) -> JSONResponse:
     principal = await principal_of(request, "mail", write=False)
     await read_params(request)
-    boxes = await MailService(runtime_of(request)).list_mailboxes(principal, identifier(domain_id, "domain_id"))
+    boxes = await MailService(runtime_of(request)).list_mailboxes(principal, domain_id_of(domain_id))
     return JSONResponse({"users": [user_json(view) for view in boxes]})
 
 
@@ -135,7 +134,7 @@ async def add_domain(request: Request) -> JSONResponse:
     """The domain and its first mailbox, or neither."""
     principal = await principal_of(request, "mail", write=True)
     params = await read_params(request)
-    name = validation.hostname(params.required("domain"), "domain")
+    name = validation.domain_name(params.required("domain"), "domain")
     local = local_part(local_of(params.required("username"), name, "username"), "username")
     password = params.required("password")
     view = await MailService(runtime_of(request)).add_domain_with_mailbox(principal, name, local, password)
@@ -147,7 +146,7 @@ async def add_user(request: Request, domain_id: str) -> JSONResponse:
     principal = await principal_of(request, "mail", write=True)
     params = await read_params(request)
     service = MailService(runtime_of(request))
-    domain, _count = await service.get_domain(principal, identifier(domain_id, "domain_id"))
+    domain, _count = await service.get_domain(principal, domain_id_of(domain_id))
     local = local_of(params.required("email"), domain.name, "email")
     view = await service.add_mailbox(principal, domain.id, local, params.required("password"))
     return ok(user=user_json(view))
@@ -157,8 +156,8 @@ async def add_user(request: Request, domain_id: str) -> JSONResponse:
 async def change_password(request: Request) -> JSONResponse:
     principal = await principal_of(request, "mail", write=True)
     params = await read_params(request)
-    mailbox_id, password = params.ident("id"), params.required("password")
-    domain_id = identifier(value, "domain_id") if (value := params.optional("domain_id")) else None
+    mailbox_id, password = params.identifier("id", not_found=NO_SUCH_USER), params.required("password")
+    domain_id = domain_id_of(value) if (value := params.optional("domain_id")) else None
     service = MailService(runtime_of(request))
     view = await service.get_mailbox(principal, mailbox_id)
     if domain_id is not None and view.mailbox.domain_id != domain_id:
@@ -220,15 +219,7 @@ async def add_dkim(request: Request) -> JSONResponse:
 
 def _covered_names(certificate_pem: str) -> list[str]:
     """The DNS names of the leaf (the first certificate of the field); the core validates the whole field."""
-    for label, der in validate.pem_blocks("ssl_certificate", certificate_pem):
-        if label == "CERTIFICATE":
-            try:
-                leaf = x509.load_der_x509_certificate(der)
-                names = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-            except (ValueError, x509.ExtensionNotFound):
-                return []
-            return [name.lower() for name in names.get_values_for_type(x509.DNSName)]
-    return []
+    return validate.leaf_dns_names("ssl_certificate", certificate_pem)
 
 
 async def upload_hostname(runtime: Runtime, principal: Principal, certificate_pem: str) -> str:
@@ -252,7 +243,7 @@ async def ssl_letsencrypt(request: Request) -> JSONResponse:
     proves the name over HTTP-01 and installs the certificate."""
     principal = await principal_of(request, "tls", write=True)
     params = await read_params(request)
-    hostname = validation.hostname(params.required("hostname"), "hostname")
+    hostname = validation.domain_name(params.required("hostname"), "hostname")
     job = await AcmeService(runtime_of(request)).order(principal.user, hostname)
     return ok(hostname=hostname, job_id=job.id, status=job.status)
 
@@ -261,7 +252,7 @@ async def ssl_letsencrypt(request: Request) -> JSONResponse:
 async def ssl_left_days(request: Request) -> JSONResponse:
     principal = await principal_of(request, "tls", write=False)
     params = await read_params(request)
-    hostname = validation.hostname(params.required("hostname"), "hostname")
+    hostname = validation.domain_name(params.required("hostname"), "hostname")
     days = await CertificateService(runtime_of(request)).days_left(principal.user, hostname)
     return ok(hostname=hostname, left_days=days)
 
@@ -275,7 +266,7 @@ async def ssl_upload(request: Request) -> JSONResponse:
     runtime = runtime_of(request)
     given = params.optional("hostname")
     hostname = (
-        validation.hostname(given, "hostname") if given else await upload_hostname(runtime, principal, certificate)
+        validation.domain_name(given, "hostname") if given else await upload_hostname(runtime, principal, certificate)
     )
     info = await CertificateService(runtime).install(
         principal.user,
@@ -303,7 +294,7 @@ async def export_domain(request: Request) -> StreamingResponse:
     user's websites too), with a manifest; no secrets."""
     principal = await principal_of(request, "exports", write=False)
     params = await read_params(request)
-    hostname = validation.hostname(params.required("domain"), "domain")
+    hostname = validation.domain_name(params.required("domain"), "domain")
     stream = await ExportService(runtime_of(request)).open_export(principal.user, hostname)
     return StreamingResponse(
         stream.chunks(),

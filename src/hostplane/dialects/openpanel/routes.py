@@ -6,30 +6,32 @@ request runs the core's password step and, when a code is given, its second-fact
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from hostplane.api.deps import bearer_credential, client_of
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import AuthService, TwoFactorChallenge
+from hostplane.dialects import params
 from hostplane.dialects.openpanel.dashboard import dashboard
 from hostplane.errors import HostplaneError, TooManyAttempts
 from hostplane.runtime import Runtime
-from hostplane.security.passwords import has_control_chars
 
 router = APIRouter(tags=["openpanel"])
 
 
-class LoginBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+LOGIN_FIELDS = ("username", "password", "twofa_code")
+READING = params.Reading(bodies=frozenset({params.JSON}), query=False, max_fields=len(LOGIN_FIELDS))
+"""The login is a JSON object of these fields (strings), and nothing else, read by the shared guarded reader."""
 
-    username: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
-    twofa_code: str | None = Field(default=None, max_length=64)
+
+@dataclass(frozen=True)
+class LoginBody:
+    username: str
+    password: str
+    twofa_code: str | None
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -44,14 +46,18 @@ def from_core(exc: HostplaneError) -> JSONResponse:
 
 
 async def parse_body(request: Request) -> LoginBody | JSONResponse:
+    """The login fields, or OpenPanel's 400 (too large, too deeply nested, not a JSON object of strings, an unknown
+    or missing field, control characters)."""
     try:
-        raw: Any = json.loads(await request.body() or b"null")
-        body = LoginBody.model_validate(raw)
-    except (ValueError, ValidationError):
-        return error(400, "username and password are required")
-    if any(has_control_chars(value) for value in (body.username, body.password, body.twofa_code or "")):
-        return error(400, "control characters are not allowed")
-    return body
+        given = await params.read_params(request, READING)
+        given.only(LOGIN_FIELDS)
+        return LoginBody(
+            username=given.required("username", max_chars=254),
+            password=given.required("password", max_chars=1024),
+            twofa_code=given.optional("twofa_code", max_chars=64),
+        )
+    except HostplaneError as exc:
+        return error(400, exc.fields[0].message if exc.fields else exc.detail)
 
 
 @router.post("/api/login")

@@ -22,13 +22,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hostplane import validation
 from hostplane.auth.models import ApiKey, User
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX
+from hostplane.dialects.params import Params
 from hostplane.dialects.whm import acls
 from hostplane.errors import InvalidInput, NotFound, PermissionDenied
 from hostplane.panel.service import PanelSettingsService
@@ -40,7 +41,6 @@ from hostplane.websessions.urls import ticket_url
 
 TOKEN_NAME = re.compile(r"^[A-Za-z0-9_-]{1,50}$")
 APP_NAME = re.compile(r"^[A-Za-z0-9_*-]{1,64}$")
-NUMBERED = re.compile(r"^(?P<name>[a-z_-]+)-(?P<index>\d{1,4})$")
 Data = dict[str, Any] | None
 
 
@@ -50,40 +50,6 @@ class WhmFailure(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass
-class Params:
-    """WHM parameters from the query string and a form body (later values win for single parameters)."""
-
-    pairs: list[tuple[str, str]] = field(default_factory=list)
-
-    def get(self, name: str) -> str | None:
-        found = [value for key, value in self.pairs if key == name]
-        return found[-1] if found else None
-
-    def required(self, name: str) -> str:
-        value = self.get(name)
-        if value is None or not value.strip():
-            raise WhmFailure(f"The parameter “{name}” is required.")
-        return value
-
-    def has(self, *names: str) -> bool:
-        return any(self.many(name) for name in names)
-
-    def many(self, *names: str) -> list[str]:
-        """`name`, repeated `name`, and `name-0`, `name-1`, ... in index order (WHM's way to send lists);
-        several spellings may be given (WHM's own examples mix `whitelist_ip-N` and `whitelist-ip-N`)."""
-        plain: list[str] = []
-        numbered: list[tuple[int, str]] = []
-        for key, value in self.pairs:
-            if key in names:
-                plain.append(value)
-                continue
-            match = NUMBERED.match(key)
-            if match and match["name"] in names:
-                numbered.append((int(match["index"]), value))
-        return plain + [value for _, value in sorted(numbered, key=lambda item: item[0])]
 
 
 @dataclass
@@ -207,10 +173,7 @@ def _expiry(call: Call) -> dt.datetime | Keep | None:
     raw = call.params.get("expires_at")
     if raw is None:
         return KEEP
-    if not raw.strip().isdigit() or len(raw.strip()) > 12:
-        raise WhmFailure("The “expires_at” parameter must be a Unix timestamp, or 0 for no expiry.")
-    seconds = int(raw)
-    return None if seconds == 0 else dt.datetime.fromtimestamp(seconds, dt.UTC)
+    return None if raw.strip() == "0" else call.params.unix_time("expires_at")
 
 
 def _scopes(call: Call) -> list[str] | None:
@@ -337,7 +300,7 @@ async def create_user_session(call: Call) -> Data:
         goto = goto or f"/?app={app}"
     host = call.params.get("preferred_domain")
     if host:
-        host = validation.hostname(host, "preferred_domain")
+        host = validation.domain_name(host, "preferred_domain")
     issued = await WebSessionService(call.runtime).issue_ticket(call.principal, service, user, goto_uri=goto or "/")
     return {
         "cp_security_token": f"/cpsess{issued.security_token}",

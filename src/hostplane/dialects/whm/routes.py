@@ -21,8 +21,6 @@ import binascii
 import json
 import logging
 import re
-import unicodedata
-import urllib.parse
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -32,8 +30,10 @@ from starlette.exceptions import HTTPException
 from hostplane.api.deps import client_of
 from hostplane.auth.principal import Principal
 from hostplane.auth.service import API_KEY_PREFIX, SETUP_REQUIRED, AuthService
+from hostplane.dialects import params
+from hostplane.dialects.params import Params
 from hostplane.dialects.whm import acls
-from hostplane.dialects.whm.functions import FUNCTIONS, Call, Params, WhmFailure, full_token
+from hostplane.dialects.whm.functions import FUNCTIONS, Call, WhmFailure, full_token
 from hostplane.errors import HostplaneError, PermissionDenied, TooManyAttempts, TwoFactorSetupRequired
 from hostplane.runtime import Runtime
 from hostplane.websessions.service import COOKIE_NAMES, WHOSTMGRD, WebSessionService
@@ -42,7 +42,6 @@ log = logging.getLogger("hostplane.whm")
 router = APIRouter(include_in_schema=False)
 SECURITY_TOKEN = re.compile(r"^cpsess\d{10}$")
 FUNCTION_NAME = re.compile(r"^[A-Za-z0-9_]{1,64}$")
-PARAMETER_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 ACCESS_DENIED = {
     "cpanelresult": {
         "apiversion": "2",
@@ -51,7 +50,7 @@ ACCESS_DENIED = {
         "type": "text",
     }
 }
-MAX_PARAMETERS = 200
+READING = params.Reading(bodies=params.FORMS, max_fields=200, max_value_chars=4096, repeats=True)
 
 
 class AccessDenied(Exception):
@@ -84,22 +83,9 @@ def access_denied(retry_after: int | None = None) -> Response:
 
 
 async def read_params(request: Request) -> Params:
-    """Query string and form body; a control character anywhere is refused (CR/LF never reach the core)."""
-    pairs = list(request.query_params.multi_items())
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type == "application/x-www-form-urlencoded":
-        try:
-            body = (await request.body()).decode("utf-8")
-            pairs += urllib.parse.parse_qsl(body, keep_blank_values=True, max_num_fields=MAX_PARAMETERS)
-        except (UnicodeDecodeError, ValueError) as exc:
-            raise WhmFailure("The request parameters could not be read.") from exc
-    if len(pairs) > MAX_PARAMETERS:
-        raise WhmFailure("Too many parameters.")
-    for key, value in pairs:
-        if any(unicodedata.category(char) == "Cc" for char in key + value):
-            name = key if PARAMETER_NAME.match(key) else "(parameter)"
-            raise WhmFailure(f"The parameter “{name}” contains control characters (such as CR or LF).")
-    return Params(pairs)
+    """Query string and form body (the shared reader: a control character anywhere is refused, so CR/LF never
+    reach the core); a name may repeat (WHM's lists)."""
+    return await params.read_params(request, READING)
 
 
 async def authenticate(
@@ -188,17 +174,17 @@ async def handle(request: Request, function: str, security_token: str | None = N
     if not principal.user.is_admin:
         return access_denied()
     try:
-        params = await read_params(request)
-    except WhmFailure as refused:
-        return failure(command, refused.reason)
-    version = api_version(params)
+        given = await read_params(request)
+    except HostplaneError as exc:
+        return failure(command, _reason(exc))
+    version = api_version(given)
     if spec is None or version != "1":
         return failure(command, unknown_app(command, version))
     if not principal.allows(spec.area, write=spec.write):
         needed = ", ".join(f"“{acl}”" for acl in acls.acls_needed(spec.area, write=spec.write))
         return failure(command, f"Permission denied: this API token needs one of the privileges {needed}.")
     try:
-        data = await spec.handler(Call(runtime, principal, params, password))
+        data = await spec.handler(Call(runtime, principal, given, password))
     except WhmFailure as refused:
         return failure(command, refused.reason)
     except PermissionDenied as exc:
