@@ -21,6 +21,7 @@ from hostplane.accounts import activity
 from hostplane.auth import totp
 from hostplane.auth.cache import CachedCredential
 from hostplane.auth.models import ApiKey, AuthSession, LoginChallenge, RecoveryCode, User
+from hostplane.auth.passwords import has_control_chars
 from hostplane.auth.principal import Actor, Client, Principal
 from hostplane.auth.throttle import account_key, address_key
 from hostplane.auth.tokens import decode_access_token, issue_access_token
@@ -104,6 +105,13 @@ def _loggable_name(typed: str) -> str:
         return "(not a valid name)"
 
 
+def _refuse_unusable_name(typed: str) -> None:
+    """No account is named with control characters (every name grammar refuses them), so such a login fails at once,
+    before the name reaches a query or a throttle key: PostgreSQL refuses NUL in text outright, as an error."""
+    if has_control_chars(typed):
+        raise InvalidCredentials(BAD_LOGIN)
+
+
 def _normalize_recovery_code(code: str) -> str:
     return "".join(char for char in code.lower() if char.isalnum())
 
@@ -115,6 +123,7 @@ class AuthService:
     # --- password step -------------------------------------------------------------------------------
 
     async def login(self, username: str, password: str, client: Client) -> IssuedToken | TwoFactorChallenge:
+        _refuse_unusable_name(username)
         now = utcnow()
         async with self.rt.reading() as db:
             user = await self._find_login_user(db, username)
@@ -387,6 +396,7 @@ class AuthService:
         and logging as login(), but no session. An account with two-factor on must send a current TOTP code
         (`otp`), which is burnt like any other: one code, one request. The two-factor policy holds as for
         sessions."""
+        _refuse_unusable_name(username)
         now = utcnow()
         async with self.rt.reading() as db:
             user = await self._find_login_user(db, username)

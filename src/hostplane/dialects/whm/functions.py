@@ -207,7 +207,7 @@ def _expiry(call: Call) -> dt.datetime | Keep | None:
     raw = call.params.get("expires_at")
     if raw is None:
         return KEEP
-    if not raw.strip().isdigit() or len(raw.strip()) > 12:
+    if not (raw.strip().isascii() and raw.strip().isdigit()) or len(raw.strip()) > 12:
         raise WhmFailure("The “expires_at” parameter must be a Unix timestamp, or 0 for no expiry.")
     seconds = int(raw)
     return None if seconds == 0 else dt.datetime.fromtimestamp(seconds, dt.UTC)
