@@ -39,6 +39,7 @@ from hostplane.errors import (
 from hostplane.panel.service import two_factor_policy_on
 from hostplane.runtime import Runtime
 from hostplane.security.credentials import CachedCredential
+from hostplane.security.passwords import has_control_chars
 from hostplane.security.throttle import account_key, address_key
 
 API_KEY_PREFIX = "hp_"
@@ -122,6 +123,13 @@ def _loggable_name(typed: str) -> str:
         return "(not a valid name)"
 
 
+def _refuse_unusable_name(typed: str) -> None:
+    """No account is named with control characters (every name grammar refuses them), so such a login fails at once,
+    before the name reaches a query or a throttle key: PostgreSQL refuses NUL in text outright, as an error."""
+    if has_control_chars(typed):
+        raise InvalidCredentials(BAD_LOGIN)
+
+
 def _normalize_recovery_code(code: str) -> str:
     return "".join(char for char in code.lower() if char.isalnum())
 
@@ -159,6 +167,7 @@ class AuthService:
         """A login guess at the account named by username or email: its failures count against the account
         itself whatever name was typed. `refuse`: a reason to refuse the account even with its right password
         (answered exactly like a wrong one); a disabled account is always refused."""
+        _refuse_unusable_name(username)
         async with self.rt.reading() as db:
             user = await find_by_login_name(db, username)
         refusal = None

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from hostplane.auth.models import RecoveryCode, User
 from hostplane.errors import NotFound
+from hostplane.security.passwords import has_control_chars
 
 
 def login_name(typed: str) -> str:
@@ -15,7 +16,10 @@ def login_name(typed: str) -> str:
 
 
 async def find_by_login_name(db: AsyncSession, typed: str) -> User | None:
-    """The user named by username, or by email address when the name holds an '@'."""
+    """The user named by username, or by email address when the name holds an '@'; None for a name no account can
+    have (control characters never reach a query)."""
+    if has_control_chars(typed):
+        return None
     name = login_name(typed)
     column = User.email if "@" in name else User.username
     return await db.scalar(select(User).where(column == name))

@@ -89,12 +89,19 @@ async def two_factor_delete(
     return _no_content()
 
 
+def _integer(value: str) -> int | None:
+    """A whole number as Laravel's `integer` rule reads it: ASCII digits only (str.isdigit() also says yes to "²"
+    and other digits int() refuses)."""
+    digits = value.strip()
+    return int(digits) if digits.isascii() and digits.isdigit() else None
+
+
 def _per_page(value: str | None) -> int:
     if value is None:
         return DEFAULT_PER_PAGE
-    if not value.strip().isdigit():
+    number = _integer(value)
+    if number is None:
         raise InvalidInput.on("per_page", "The per page must be an integer.", "integer")
-    number = int(value)
     if number < 1:
         raise InvalidInput.on("per_page", "The per page must be at least 1.", "min")
     return min(number, MAX_PER_PAGE)
@@ -102,9 +109,10 @@ def _per_page(value: str | None) -> int:
 
 def _page(value: str | None) -> int:
     """Laravel's paginator: anything but a positive integer is page 1."""
-    if value is None or not value.strip().isdigit() or int(value) < 1:
+    number = None if value is None else _integer(value)
+    if number is None or number < 1:
         return 1
-    return min(int(value), MAX_PAGE)
+    return min(number, MAX_PAGE)
 
 
 def _newest_first(sort: str | None) -> bool:
