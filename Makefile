@@ -12,7 +12,7 @@ SERVICE_DEBS := nginx postfix postfix-sqlite dovecot-imapd dovecot-lmtpd dovecot
 RUN_DEBS := python3-venv $(SERVICE_DEBS)
 TEST_DEBS := $(RUN_DEBS) postgresql oathtool openssh-client swaks pebble
 
-.PHONY: run test lint typecheck pytest venv clean bench
+.PHONY: run test unit lint typecheck pytest venv clean bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -m venv --help >/dev/null 2>&1 || bash scripts/debian-packages.sh python3-venv
@@ -43,6 +43,10 @@ test: $(STAMP)
 	@url=$$(bash scripts/test-postgres.sh start) && \
 	  trap 'bash scripts/test-postgres.sh stop' EXIT && \
 	  HOSTPLANE_TEST_POSTGRES_URL="$$url" $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tests alone (marked `unit`: no daemon, fakes for the drivers), on SQLite: the quick loop while editing.
+unit: $(STAMP)
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@bash scripts/debian-packages.sh wrk

@@ -30,6 +30,7 @@ from hostplane.clock import ManualClock
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
+from hostplane.system import fake
 from hostplane.users.service import UserAdminService
 
 POSTGRES_URL = os.environ.get("HOSTPLANE_TEST_POSTGRES_URL")
@@ -37,9 +38,26 @@ if os.environ.get("CI") and not POSTGRES_URL:
     raise RuntimeError("CI must run the database tests on PostgreSQL too: set HOSTPLANE_TEST_POSTGRES_URL (make test)")
 
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
+TESTS = Path(__file__).parent
+KINDS = ("unit", "integration", "browser")
+"""Every test is exactly one kind: `integration` (real services: the tests in tests/integration, and any test
+marked so where it is, e.g. one that launches `hostplane serve`), `browser` (tests/browser: a real Chromium), or
+`unit` (everything else: in-process, no daemon; `make unit` runs them)."""
 PASSWORD = "Tr0ub4dor&3-horse-staple"
 PEER = "203.0.113.7"
 TEMPLATE_DB = f"hp_template_{uuid.uuid4().hex[:8]}"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test with its kind (see KINDS): by an explicit marker, else by its top folder, else `unit`."""
+    for item in items:
+        if any(item.get_closest_marker(kind) for kind in KINDS):
+            continue
+        try:
+            top = item.path.relative_to(TESTS).parts[0]
+        except ValueError:
+            top = ""
+        item.add_marker(top if top in ("integration", "browser") else "unit")
 
 
 def _pg_admin_url(database: str = "postgres") -> str:
@@ -134,6 +152,16 @@ async def runtime(settings: Settings, clock: ManualClock) -> AsyncIterator[Runti
     rt = build_runtime(settings, clock=clock)
     yield rt
     await rt.close()
+
+
+@pytest.fixture
+def fake_drivers(runtime: Runtime) -> fake.FakeDrivers:
+    """Every driver of the runtime replaced by its in-memory fake (system/fake.py): the services run their real
+    rules and transactions, but no nginx, lookup file, key file or folder is touched. Tell a fake to fail
+    (`fake_drivers.websites.refuse_next()`, `fake_drivers.mail_lookup.fail_on`, ...) to test a rollback path."""
+    drivers = fake.fake_drivers(runtime.settings)
+    runtime.drivers = drivers
+    return drivers
 
 
 @dataclass

@@ -17,7 +17,8 @@ from hostplane.security.credentials import CredentialCache
 from hostplane.security.passwords import PasswordHashing
 from hostplane.security.throttle import Throttle
 from hostplane.settings import Settings
-from hostplane.system.ssh import SystemUsers, build_system_users
+from hostplane.system.drivers import Drivers, build_drivers
+from hostplane.system.ssh import SystemUsers
 from hostplane.workers import JobRunner
 
 
@@ -33,13 +34,22 @@ class Runtime:
     hashing: PasswordHashing
     throttle: Throttle
     credentials: CredentialCache
-    system_users: SystemUsers
-    """Linux accounts of hosting users and their authorized_keys (a disabled driver when the settings say so)."""
+    drivers: Drivers
+    """The drivers the services call (system/drivers.py): the real ones, or the fakes of system/fake.py in tests."""
     jobs: JobRunner
     """The in-process job worker (hostplane.jobs.service.JobService submits to it); closed with the runtime."""
     _write_lock: AbstractAsyncContextManager[object]
     """SQLite has one writer at a time: queue writers here, holding no pooled connection and not
     sleeping in SQLite's busy handler, instead of inside the database."""
+
+    @property
+    def system_users(self) -> SystemUsers:
+        """Linux accounts of hosting users and their authorized_keys (a disabled driver when the settings say so)."""
+        return self.drivers.system_users
+
+    @system_users.setter
+    def system_users(self, driver: SystemUsers) -> None:
+        self.drivers.system_users = driver
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[AsyncSession]:
@@ -65,7 +75,15 @@ class Runtime:
         await self.engine.dispose()
 
 
-def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None, clock: Clock | None = None) -> Runtime:
+def build_runtime(
+    settings: Settings,
+    *,
+    engine: AsyncEngine | None = None,
+    clock: Clock | None = None,
+    drivers: Drivers | None = None,
+) -> Runtime:
+    """`clock`: the machine's unless given; `drivers`: the real ones for these settings unless given (tests give
+    a ManualClock and the fakes of system/fake.py)."""
     clock = clock or SystemClock()
     engine = engine or make_engine(settings.resolved_database_url)
     readers, writers = make_sessionmakers(engine)
@@ -79,7 +97,7 @@ def build_runtime(settings: Settings, *, engine: AsyncEngine | None = None, cloc
         hashing=PasswordHashing(settings),
         throttle=Throttle(settings),
         credentials=CredentialCache(settings.auth_cache_seconds, clock),
-        system_users=build_system_users(enabled=settings.manage_system_users, home_root=settings.system_users_home),
+        drivers=drivers or build_drivers(settings),
         jobs=JobRunner(settings.jobs_concurrency),
         _write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else contextlib.nullcontext(),
     )

@@ -511,11 +511,13 @@ def healthy(panel: RunningPanel, port: int) -> bool:
     return response.status_code == 200 and response.json() == {"status": "ok"}
 
 
+@pytest.mark.integration  # a real `hostplane serve` in a subprocess
 def test_the_real_server_serves_both_ports(plain_panel: RunningPanel) -> None:
     assert healthy(plain_panel, plain_panel.user_port)
     assert healthy(plain_panel, plain_panel.admin_port)
 
 
+@pytest.mark.integration  # a real `hostplane serve` in a subprocess
 def test_the_real_server_refuses_admin_routes_on_the_user_port(plain_panel: RunningPanel) -> None:
     login = httpx.post(
         plain_panel.url(plain_panel.admin_port, "/api/v1/auth/login"),
@@ -533,6 +535,7 @@ def test_the_real_server_refuses_admin_routes_on_the_user_port(plain_panel: Runn
     assert own_account.status_code == 200
 
 
+@pytest.mark.integration  # a real `hostplane serve` in a subprocess
 def test_the_real_server_answers_a_well_formed_raw_request(plain_panel: RunningPanel) -> None:
     answer = raw_request(
         plain_panel.user_port, b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nX-Note: fine\r\nConnection: close\r\n\r\n"
@@ -545,6 +548,7 @@ def test_the_real_server_answers_a_well_formed_raw_request(plain_panel: RunningP
     [b"X-Note: a\rb\r\n", b"X-Note: a\r\n folded\r\n", b"X-Note: a\r\n\tfolded\r\n", b"X-Note: a\x00b\r\n"],
     ids=["bare-cr", "obs-fold-space", "obs-fold-tab", "nul"],
 )
+@pytest.mark.integration  # a real `hostplane serve` in a subprocess
 def test_the_real_server_refuses_smuggling_in_header_values_and_stays_healthy(
     plain_panel: RunningPanel, header: bytes
 ) -> None:
@@ -553,6 +557,7 @@ def test_the_real_server_refuses_smuggling_in_header_values_and_stays_healthy(
     assert healthy(plain_panel, plain_panel.user_port)
 
 
+@pytest.mark.integration  # a real `hostplane serve` in a subprocess
 def test_the_real_server_refuses_an_oversized_streamed_body(plain_panel: RunningPanel) -> None:
     def chunks() -> Iterator[bytes]:  # the default limit of 1 MiB, plus one chunk
         for _ in range(1024 * 1024 // 4096 + 1):
@@ -568,6 +573,7 @@ def test_the_real_server_refuses_an_oversized_streamed_body(plain_panel: Running
     assert healthy(plain_panel, plain_panel.user_port)
 
 
+@pytest.mark.integration  # a real `hostplane serve` in a subprocess
 def test_init_makes_a_certificate_and_serve_speaks_tls_with_it(
     start_panel: Callable[[bool], RunningPanel],
 ) -> None:

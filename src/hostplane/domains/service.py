@@ -22,7 +22,6 @@ from hostplane.domains.websites import Websites
 from hostplane.errors import Conflict, InvalidInput
 from hostplane.plans.limits import reserve
 from hostplane.runtime import Runtime
-from hostplane.system.docroots import Docroots
 from hostplane.system.nginx import Drift
 from hostplane.validation import domain_name, unicode_form
 
@@ -43,7 +42,7 @@ class DomainService:
         self.runtime = runtime
         self.settings = runtime.settings
         self.websites = websites or Websites(runtime)
-        self.docroots = Docroots(runtime.settings.resolved_www_dir)
+        self.docroots = runtime.drivers.docroots
 
     # - reads -
 

@@ -24,7 +24,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from hostplane.auth.models import User
 from hostplane.domains.models import Domain
 from hostplane.runtime import Runtime
-from hostplane.system.nginx import Drift, NginxDriver, Site
+from hostplane.system.interfaces import WebsitesDriver
+from hostplane.system.nginx import Drift, Site
 from hostplane.tls.models import TlsCertificate, key_context
 
 log = logging.getLogger("hostplane.domains")
@@ -45,9 +46,9 @@ class WebsiteChange:
 class Websites:
     """nginx as the database wants it."""
 
-    def __init__(self, runtime: Runtime, driver: NginxDriver | None = None) -> None:
+    def __init__(self, runtime: Runtime, driver: WebsitesDriver | None = None) -> None:
         self.runtime = runtime
-        self.driver = driver or NginxDriver.from_settings(runtime.settings)
+        self.driver = driver or runtime.drivers.websites
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[WebsiteChange]:

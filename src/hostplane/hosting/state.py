@@ -18,6 +18,7 @@ from hostplane.profile.authorized_keys import sync_all
 from hostplane.runtime import Runtime
 from hostplane.system.dovecot import DovecotDriver
 from hostplane.system.mailpaths import MailPaths
+from hostplane.system.nginx import NginxDriver
 from hostplane.system.opendkim import OpenDkimDriver
 from hostplane.system.postfix import PostfixDriver
 from hostplane.system.supervisor import (
@@ -41,8 +42,8 @@ def build_services(runtime: Runtime) -> list[ManagedService]:
     services.append(SignerService(OpenDkimDriver.from_settings(settings)))
     services.append(PostfixService(PostfixDriver(settings, paths)))
     if settings.nginx_layout == "embedded":
-        websites = Websites(runtime)
-        services.append(NginxService(websites.driver, websites.sites))
+        # The daemon itself (not only its configuration): always the real driver, over the same files and lock.
+        services.append(NginxService(NginxDriver.from_settings(settings), Websites(runtime).sites))
     return services
 
 

@@ -26,7 +26,6 @@ from hostplane.errors import Conflict, InvalidInput, NotFound
 from hostplane.mail.models import DkimKey, MailDomain
 from hostplane.runtime import Runtime
 from hostplane.settings import Settings
-from hostplane.system.opendkim import OpenDkimDriver
 
 log = logging.getLogger("hostplane.mail.dkim")
 
@@ -161,7 +160,7 @@ class DkimRecord:
 class DkimService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
-        self.signer = OpenDkimDriver.from_settings(runtime.settings)
+        self.signer = runtime.drivers.dkim
 
     def _record(self, domain: MailDomain, key: DkimKey, *, created: bool = False) -> DkimRecord:
         return DkimRecord(

@@ -29,8 +29,7 @@ from hostplane.mail.models import MailAlias, Mailbox, MailDomain
 from hostplane.plans.limits import reserve
 from hostplane.runtime import Runtime
 from hostplane.security.passwords import check_password_policy
-from hostplane.system.dovecot import DovecotDriver
-from hostplane.system.maillookup import Drift, LookupState, MailboxRow, MailLookup, dovecot_password
+from hostplane.system.maillookup import Drift, LookupState, MailboxRow, dovecot_password
 from hostplane.system.mailpaths import MailPaths
 
 log = logging.getLogger("hostplane.mail")
@@ -101,8 +100,8 @@ class MailService:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.paths = MailPaths.from_settings(runtime.settings)
-        self.lookup = MailLookup(self.paths.lookup)
-        self.dovecot = DovecotDriver(runtime.settings, self.paths)
+        self.lookup = runtime.drivers.mail_lookup
+        self.dovecot = runtime.drivers.mailboxes
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[MailChange]:

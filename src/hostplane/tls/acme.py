@@ -31,8 +31,8 @@ from hostplane.errors import Conflict, NotFound, ServiceFailed, TooManyAttempts
 from hostplane.jobs.models import UNFINISHED, Job
 from hostplane.jobs.service import JobContext, JobService, JobView
 from hostplane.runtime import Runtime
-from hostplane.settings import Settings
 from hostplane.system import acme as protocol
+from hostplane.system.interfaces import AcmeClientFactory, AcmeProtocol
 from hostplane.tls.acme_models import AcmeAccount
 from hostplane.tls.service import CertificateService
 
@@ -84,29 +84,6 @@ class AcmeRateLimited(TooManyAttempts):
         return extra
 
 
-class AcmeProtocol(Protocol):
-    """What the service needs of the protocol client (system/acme.py AcmeClient; a fake in unit tests)."""
-
-    def register(self, email: str | None) -> str: ...
-    def new_order(self, hostname: str, csr_pem: bytes) -> Any: ...
-    def http01_challenges(self, order: Any) -> list[protocol.Http01Challenge]: ...
-    def answer(self, challenge: protocol.Http01Challenge) -> None: ...
-    def finalize(self, order: Any, timeout: float) -> str: ...
-    def close(self) -> None: ...
-
-
-ClientFactory = Callable[[Settings, bytes], AcmeProtocol]
-
-
-def real_client(settings: Settings, account_key_pem: bytes) -> AcmeProtocol:
-    return protocol.AcmeClient(
-        settings.acme_directory_url,
-        account_key_pem,
-        ca_bundle=settings.acme_ca_bundle,
-        timeout=settings.acme_network_timeout,
-    )
-
-
 class Installer(Protocol):
     async def install(
         self,
@@ -152,14 +129,14 @@ class AcmeService:
         runtime: Runtime,
         *,
         certificates: Installer | None = None,
-        client_factory: ClientFactory = real_client,
+        client_factory: AcmeClientFactory | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.runtime = runtime
         self.settings = runtime.settings
         self.jobs = JobService(runtime)
         self._certificates = certificates
-        self.client_factory = client_factory
+        self.client_factory = client_factory or runtime.drivers.acme
         self.sleep = sleep
 
     @property

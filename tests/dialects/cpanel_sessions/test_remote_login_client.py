@@ -15,6 +15,8 @@ import pytest
 from hostplane.dialects.cpanel_sessions.client import LoginResult, login_url
 from tests.live_server import HOSTPLANE, RunningPanel, free_port, panel_env, wait_until_serving
 
+pytestmark = pytest.mark.integration  # a real `hostplane serve` in a subprocess, over sockets
+
 
 @pytest.fixture(scope="module")
 def panel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningPanel]:

@@ -23,6 +23,8 @@ from pydactyl.exceptions import PterodactylApiError
 from hostplane.auth import totp
 from tests.live_server import RunningPanel, launched_panels
 
+pytestmark = pytest.mark.integration  # a real `hostplane serve` in a subprocess, over sockets
+
 PASSWORD = "Py-dactyl-user-pass-1"
 NEW_PASSWORD = "Py-dactyl-user-pass-2"
 
