@@ -4,50 +4,25 @@ non-zero with a clear message and changes nothing."""
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
 from hostplane.auth.models import User
-from hostplane.cli import app
 from hostplane.plans.limits import PlanUsage, usage
 from hostplane.runtime import build_runtime
 from hostplane.settings import load_settings
 from tests.conftest import PASSWORD
-
-runner = CliRunner()
+from tests.unit.cli.helpers import flat, hostplane, init
 
 
 @pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An initialised state folder with a hosting user `carol`, configured through the environment only."""
-    for name in [key for key in os.environ if key.startswith("HOSTPLANE_")]:
-        monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
-    state = tmp_path / "state"
-    for name, value in {
-        "STATE_DIR": str(state),
-        "PLAIN_HTTP": "true",
-        "ARGON2_TIME_COST": "1",
-        "ARGON2_MEMORY_KIB": "1024",
-        "MANAGE_SYSTEM_USERS": "false",
-    }.items():
-        monkeypatch.setenv(f"HOSTPLANE_{name}", value)
-    assert hostplane("init").exit_code == 0
+def state_dir(state_dir: Path) -> Path:
+    """An initialised state folder with a hosting user `carol`."""
+    init()
     created = hostplane("user", "create", "carol", "--email", "carol@example.com", "--password", PASSWORD)
     assert created.exit_code == 0, created.output
-    return state
-
-
-def hostplane(*args: str) -> Result:
-    return runner.invoke(app, list(args))
-
-
-def flat(text: str) -> str:
-    return " ".join(text.split())
+    return state_dir
 
 
 def usage_of(username: str) -> PlanUsage:

@@ -16,7 +16,7 @@ from hostplane.runtime import build_runtime
 from hostplane.settings import load_settings
 from hostplane.users.service import UserAdminService
 from tests.conftest import PASSWORD
-from tests.unit.test_cli import flat, hostplane, init, state_dir  # noqa: F401 (state_dir is a fixture)
+from tests.unit.cli.helpers import flat, hostplane, init
 
 CA_PROBLEM = {
     "type": "urn:ietf:params:acme:error:connection",
@@ -45,7 +45,7 @@ def database(action: Any) -> Any:
 
 
 @pytest.fixture
-def cli_state(state_dir: Any) -> int:  # noqa: F811
+def cli_state(state_dir: Any) -> int:
     """`hostplane init` and a user `carol`; returns carol's id."""
     init()
 
