@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import shutil
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
@@ -112,8 +113,18 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     _pg_execute([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])
 
 
+@pytest.fixture(scope="session")
+def dkim_safe_root() -> Iterator[Path]:
+    """Where default DKIM key folders go for this run when a state folder (under /tmp here) cannot hold them: a
+    root-owned 0755 folder under /run, removed at the end, instead of /var/lib/hostplane (system/opendkim.py)."""
+    root = Path(tempfile.mkdtemp(prefix="hp-keys-", dir="/run" if os.geteuid() == 0 else None))
+    os.chmod(root, 0o755)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
 @pytest.fixture
-def settings_factory(tmp_path: Path, database_url: str) -> Callable[..., Settings]:
+def settings_factory(tmp_path: Path, database_url: str, dkim_safe_root: Path) -> Callable[..., Settings]:
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
     key_file = state / "secret.key"
@@ -128,6 +139,7 @@ def settings_factory(tmp_path: Path, database_url: str) -> Callable[..., Setting
             "argon2_time_cost": 1,
             "argon2_memory_kib": 1024,
             "manage_system_users": False,  # no Linux accounts unless a test asks (tests/integration/ssh)
+            "dkim_safe_root": dkim_safe_root,
         }
         values.update(overrides)
         return Settings(**values)

@@ -11,12 +11,17 @@ import uvicorn
 import uvloop
 
 from hostplane.app import create_app
-from hostplane.hosting.state import build_supervisor
+from hostplane.hosting.state import build_supervisor, mark_applied
 from hostplane.jobs.service import JobService
 from hostplane.logs import redact_access_log
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
+from hostplane.system.opendkim import DkimKeyFolderUnsafe
 from hostplane.tls.acme import renewal_loop
+
+
+class CannotStart(RuntimeError):
+    """The embedded services cannot start with these settings on this host; the message says why and the fix."""
 
 
 class _Server(uvicorn.Server):
@@ -83,7 +88,11 @@ async def serve(settings: Settings, *, log_level: str = "info") -> None:
     try:
         await JobService(runtime).recover()  # jobs a dead process left running are marked failed
         if supervisor is not None:  # the panel's own services first: the API never promises what nothing serves
-            await supervisor.start()
+            try:
+                await supervisor.start()
+            except DkimKeyFolderUnsafe as exc:
+                raise CannotStart(str(exc)) from exc
+            await asyncio.to_thread(mark_applied, runtime)  # from now on, a part whose files are gone is drift
             supervisor.watch()
         renewal = asyncio.create_task(renewal_loop(runtime))
         await asyncio.gather(*(server.serve() for server in servers))

@@ -95,9 +95,13 @@ class Settings(BaseSettings):
     dkim_selector: str = Field(default="mail", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
     """Selector of new keys: the TXT record is <selector>._domainkey.<domain>."""
     dkim_key_dir: Path | None = None
-    """Private key files for OpenDKIM (opendkim:opendkim 0600); default: <mail_dir>/dkim-keys. OpenDKIM refuses
-    keys when any folder on this path is group/world-writable or owned by anyone but root or opendkim (so never
-    under /tmp): pick a root-owned 0755 path such as /var/lib/hostplane/dkim-keys."""
+    """Private key files for OpenDKIM (opendkim:opendkim 0600). OpenDKIM refuses keys when a folder on this path
+    can be written by anyone but root and opendkim (so never under /tmp or a user's home): pick a root-owned 0755
+    path such as /var/lib/hostplane/dkim-keys. Default: <mail_dir>/dkim-keys when OpenDKIM accepts it, otherwise
+    <dkim_safe_root>/<instance>/dkim (instance: 12 hex digits of the hash of the state folder's real path)."""
+    dkim_safe_root: Path = Path("/var/lib/hostplane")
+    """Where the default key folder goes when the state folder cannot hold it (a clone under /tmp or a home);
+    made root-owned 0755 when missing."""
     dkim_require_safe_keys: bool = True
     """OpenDKIM's RequireSafeKeys; turning it off is only for development trees that cannot meet the rule."""
     dkim_spf_address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None

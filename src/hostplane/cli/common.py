@@ -9,6 +9,7 @@ from typing import Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from hostplane import bootstrap
 from hostplane.auth.principal import Client, Principal
@@ -49,7 +50,7 @@ def fail(exc: HostplaneError) -> NoReturn:
 
 def refuse(message: str) -> NoReturn:
     """Settings that cannot work here: one line with the fix, exit 2, never a traceback."""
-    err.print(f"[red]{message}[/red]", soft_wrap=True)
+    err.print(f"[red]{escape(message)}[/red]", soft_wrap=True)
     raise typer.Exit(EXIT_SETTINGS)
 
 

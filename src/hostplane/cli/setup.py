@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hostplane import bootstrap, server
-from hostplane.cli.common import EXIT_FAILED, console, err, load, run
+from hostplane.cli.common import EXIT_FAILED, console, err, load, refuse, run
 from hostplane.errors import HostplaneError
-from hostplane.hosting.state import build_supervisor
+from hostplane.hosting.state import build_supervisor, check_host
 from hostplane.hosting.state import reconcile as reconcile_all
 
 
@@ -21,12 +21,17 @@ def init(
 ) -> None:
     """Create the state folder, key file, TLS certificate, database and first admin (each only once)."""
     settings = load()
+    host = check_host(settings)
+    if host.problem:
+        refuse(host.problem)
     try:
         report = bootstrap.initialize(settings, admin_username=admin_username, admin_email=admin_email)
     except HostplaneError as exc:
         err.print(f"[red]{exc.detail}[/red]")
         raise typer.Exit(EXIT_FAILED) from exc
     console.print(f"State folder: {settings.state_dir.absolute()}")
+    for note in host.notes:
+        console.print(note, soft_wrap=True, markup=False, highlight=False)
     if report.created_key_file:
         console.print(f"Created the key file {settings.resolved_secret_key_file} (keep it secret, back it up).")
     if report.created_certificate:
@@ -48,12 +53,18 @@ def init(
 def serve(log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info") -> None:
     """Serve the user port and the admin port until interrupted."""
     settings = load()
+    host = check_host(settings)
+    if host.problem:
+        refuse(host.problem)
     scheme = "http" if settings.plain_http else "https"
     console.print(
         f"Hostplane: user port {scheme}://{settings.bind_host}:{settings.user_port}, "
         f"admin port {scheme}://{settings.bind_host}:{settings.admin_port}"
     )
-    server.run(settings, log_level=log_level)
+    try:
+        server.run(settings, log_level=log_level)
+    except server.CannotStart as exc:
+        refuse(str(exc))
 
 
 def doctor() -> None:

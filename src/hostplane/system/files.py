@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -44,3 +45,8 @@ def make_private(path: Path) -> None:
     """Owner-only access to a file that exists (e.g. the SQLite database: it holds password hashes)."""
     if path.exists():
         os.chmod(path, 0o600)
+
+
+def any_present(paths: Iterable[Path]) -> bool:
+    """Whether any of these paths exists (a dangling symbolic link counts: somebody made it)."""
+    return any(os.path.lexists(path) for path in paths)

@@ -5,10 +5,14 @@ Layout (under the mail folder unless the settings say otherwise):
 - `<mail>/opendkim/run/opendkim.pid`: written by the daemon as root before it drops to the opendkim user, so it
   cannot remove it on exit; `stop()` removes it (the folder stays root-owned: the daemon cannot rewrite the pid
   that root later signals);
-- `<dkim_key_dir>/<selector>._domainkey.<domain>.key`: one PEM private key per mail domain, opendkim:opendkim
-  0600. OpenDKIM refuses keys (RequireSafeKeys) when a folder on that path is group/world-writable or owned by
-  anyone but root or opendkim, so `/tmp` can never hold them; `unsafe_key_folders()` says which folder breaks
-  the rule and `start()` refuses with that message instead of letting mail fail later with a 451.
+- `<key folder>/<selector>._domainkey.<domain>.key`: one PEM private key per mail domain, opendkim:opendkim
+  0600. OpenDKIM refuses keys (RequireSafeKeys) when a folder on the way to them can be written by anyone but
+  root and the opendkim user (see `unsafe_folders()`), so no folder under `/tmp`, nor under a user's home, can
+  hold them. The key folder is `dkim_key_dir` when set; otherwise `<mail>/dkim-keys` when OpenDKIM accepts it,
+  and else `<dkim_safe_root>/<instance>/dkim` (`/var/lib/hostplane/<12 hex digits of the state folder's
+  path hash>/dkim`, made root-owned 0755), so a checkout cloned anywhere, /tmp included, signs its mail.
+  `key_folder()` tells which and why; when none can work, `check_key_folder()` (and `hostplane init`/`serve`)
+  says so in one line with the fix, instead of letting mail fail later with a 451.
 
 Adding or removing a domain's key writes one key file and rewrites the two tables (one short line per domain,
 about 100 bytes, rendered from the key folder's listing, not the database), then sends SIGUSR1: OpenDKIM reloads
@@ -22,7 +26,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import fcntl
+import grp
+import hashlib
 import os
 import pwd
 import re
@@ -33,12 +40,13 @@ import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
 from hostplane.settings import Settings
 from hostplane.system import daemons
-from hostplane.system.files import atomic_write
+from hostplane.system.files import any_present, atomic_write
 from hostplane.system.mailconfig import ConfigRejected, render, safe_path, start_daemon
 from hostplane.system.mailpaths import MailPaths
 from hostplane.system.runner import CommandError, run, run_sync
@@ -57,6 +65,119 @@ _table_lock = threading.Lock()
 
 class DkimKeyFolderUnsafe(RuntimeError):
     """The key folder breaks OpenDKIM's RequireSafeKeys rule: it would refuse every key (mail would get 451)."""
+
+
+@dataclass(frozen=True)
+class Unsafe:
+    """One folder on the way to the keys that makes OpenDKIM refuse them, and why."""
+
+    folder: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.folder} {self.reason}"
+
+
+def unsafe_folders(path: Path) -> list[Unsafe]:
+    """The folders from / down to `path` that break OpenDKIM's safe-key rule (RequireSafeKeys; dkimf_securefile
+    in opendkim.c, checked as the opendkim user once it dropped root, after resolving symbolic links): a folder
+    is refused when others can write to it, when its group can write to it and has a member besides root and
+    opendkim, or when its owner can write to it and is neither root nor opendkim; every folder is checked, even
+    below one nobody else can enter. A folder that does not exist yet counts as made by this process (root or
+    opendkim: accepted). Checked against `opendkim -t` (Debian 12, 2.11.0~beta2): 0755 and 0775 root:root and
+    0555 owned by another user are accepted; /tmp (1777), a 1777 folder, a 0777 folder below a 0700 one and a
+    0755 folder owned by another user are refused."""
+    ids = _daemon_ids()
+    trusted_uids = {0, *ids[:1]}
+    trusted_names = {"root", DAEMON_USER}
+    found: list[Unsafe] = []
+    resolved = path.resolve()
+    for folder in [*reversed(resolved.parents), resolved]:
+        try:
+            info = folder.stat()
+        except FileNotFoundError:
+            if os.geteuid() not in trusted_uids:
+                found.append(Unsafe(folder, f"would be made by uid {os.geteuid()}, neither root nor {DAEMON_USER}"))
+            break
+        mode = info.st_mode
+        if mode & stat.S_IWOTH:
+            found.append(Unsafe(folder, "is writable by others"))
+        elif mode & stat.S_IWGRP and _group_has_others(info.st_gid, trusted_uids, trusted_names):
+            found.append(Unsafe(folder, f"is writable by group {info.st_gid}, which has other members"))
+        elif mode & stat.S_IWUSR and info.st_uid not in trusted_uids:
+            found.append(Unsafe(folder, f"is writable by its owner uid {info.st_uid}, neither root nor {DAEMON_USER}"))
+    return found
+
+
+def _group_has_others(gid: int, trusted_uids: set[int], trusted_names: set[str]) -> bool:
+    if any(entry.pw_gid == gid and entry.pw_uid not in trusted_uids for entry in pwd.getpwall()):
+        return True
+    try:
+        members = grp.getgrgid(gid).gr_mem
+    except KeyError:
+        return True  # OpenDKIM refuses a group it cannot look up
+    return any(name not in trusted_names for name in members)
+
+
+def instance_id(state_dir: Path) -> str:
+    """A short stable name of this panel instance: 12 hex digits of the hash of its state folder's real path."""
+    return hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class KeyFolder:
+    """Where the signer's keys live, and why there."""
+
+    path: Path
+    configured: bool
+    """Set by dkim_key_dir (never moved)."""
+    default: Path
+    """The folder the embedded default prefers: <mail>/dkim-keys."""
+    moved_because: tuple[Unsafe, ...] = ()
+    """Why the keys are not in `default` (empty: they are, or the folder is configured)."""
+    problems: tuple[Unsafe, ...] = ()
+    """Why OpenDKIM would refuse the keys in `path` (empty: it accepts them, or RequireSafeKeys is off)."""
+
+    @property
+    def moved(self) -> bool:
+        return bool(self.moved_because)
+
+    def note(self) -> str | None:
+        """One line for `hostplane init` when the keys do not live in the state folder, else None."""
+        if not self.moved:
+            return None
+        return f"DKIM keys: {self.path} (OpenDKIM would refuse them in the state folder: {self.moved_because[0]})"
+
+    def problem(self) -> str | None:
+        """One line saying why OpenDKIM would refuse every key, and how to fix it; None when it accepts them."""
+        if not self.problems:
+            return None
+        where = f"{self.path} (HOSTPLANE_DKIM_KEY_DIR)" if self.configured else str(self.path)
+        because = str(self.problems[0])  # the first on the way down
+        if not self.configured and self.moved:
+            because = f"{self.moved_because[0]}; and in {self.path}: {because}"
+            where = str(self.default)
+        fix = "run `hostplane` as root, or " if os.geteuid() != 0 else ""
+        return (
+            f"OpenDKIM would refuse the keys in {where}: {because}. Fix: {fix}set HOSTPLANE_DKIM_KEY_DIR to a "
+            "folder owned by root that no other user can write to, nor any folder above it "
+            "(or HOSTPLANE_DKIM_REQUIRE_SAFE_KEYS=false, for development only)."
+        )
+
+
+def key_folder(settings: Settings, mail_root: Path) -> KeyFolder:
+    """The key folder of these settings: `dkim_key_dir` if set; else `<mail>/dkim-keys` when OpenDKIM accepts it
+    (or RequireSafeKeys is off); else `<dkim_safe_root>/<instance>/dkim` (root-owned 0755 once made)."""
+    default = (mail_root / "dkim-keys").absolute()
+    check = settings.dkim_require_safe_keys
+    if settings.dkim_key_dir is not None:
+        path = settings.dkim_key_dir.absolute()
+        return KeyFolder(path, True, default, problems=tuple(unsafe_folders(path)) if check else ())
+    refused = tuple(unsafe_folders(default)) if check else ()
+    if not refused:
+        return KeyFolder(default, False, default)
+    fallback = (settings.dkim_safe_root / instance_id(settings.state_dir) / "dkim").absolute()
+    return KeyFolder(fallback, False, default, moved_because=refused, problems=tuple(unsafe_folders(fallback)))
 
 
 @dataclass(frozen=True)
@@ -107,9 +228,14 @@ class OpenDkimDriver:
     def pidfile(self) -> Path:
         return self.run_dir / "opendkim.pid"
 
+    @cached_property
+    def key_folder(self) -> KeyFolder:
+        """Where the keys live and why (decided once per driver: see `key_folder()`)."""
+        return key_folder(self.settings, self.paths.root)
+
     @property
     def key_dir(self) -> Path:
-        return (self.settings.dkim_key_dir or self.paths.root / "dkim-keys").absolute()
+        return self.key_folder.path
 
     @property
     def milter(self) -> str:
@@ -158,19 +284,18 @@ class OpenDkimDriver:
             "SigningTable": render("opendkim/SigningTable.j2", keys=keys),
         }
 
+    def config_applied(self) -> bool:
+        """Whether its config file was ever written here (by `apply()`, when the daemon starts or on reconcile)."""
+        return any_present([self.config_file])
+
+    def keys_applied(self) -> bool:
+        """Whether its tables or a key were ever written here (by a key change, or `sync_keys()`)."""
+        tables = [self.config_dir / "KeyTable", self.config_dir / "SigningTable"]
+        return any_present(tables) or bool(self.installed_keys())
+
     def unsafe_key_folders(self) -> list[Path]:
-        """Folders on the key path that make OpenDKIM refuse the keys: group/world-writable, or owned by anyone
-        but root or the opendkim user (e.g. /tmp, or a home folder)."""
-        allowed = {0, *_daemon_ids()[:1]}
-        unsafe = []
-        for folder in [self.key_dir, *self.key_dir.parents]:
-            try:
-                info = folder.stat()
-            except FileNotFoundError:
-                continue
-            if info.st_uid not in allowed or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-                unsafe.append(folder)
-        return unsafe
+        """Folders on the key path that make OpenDKIM refuse the keys (see `unsafe_folders()`)."""
+        return [item.folder for item in unsafe_folders(self.key_dir)]
 
     def prepare(self) -> None:
         """Folders: config (readable), run (root-owned), key folder (root-owned 0755; only the files are secret)."""
@@ -179,19 +304,16 @@ class OpenDkimDriver:
         os.chmod(self.config_dir, 0o755)  # noqa: S103 (the daemon reads the tables after dropping root)
         self.run_dir.mkdir(exist_ok=True)
         os.chmod(self.run_dir, 0o755)  # noqa: S103 (no secrets; root-owned so the daemon cannot rewrite the pid)
-        self.key_dir.mkdir(parents=True, exist_ok=True)
-        os.chmod(self.key_dir, 0o755)  # noqa: S103 (OpenDKIM's safe-key rule: root-owned, not g/o-writable)
+        _make_folders(self.key_dir)
 
     def check_key_folder(self) -> None:
+        """Raise DkimKeyFolderUnsafe (one line with the fix) when OpenDKIM would refuse the keys."""
         if not self.settings.dkim_require_safe_keys:
             return
-        unsafe = self.unsafe_key_folders()
-        if unsafe:
-            raise DkimKeyFolderUnsafe(
-                f"OpenDKIM would refuse the keys in {self.key_dir}: {', '.join(map(str, unsafe))} is writable by "
-                "group/others or not owned by root or opendkim. Set dkim_key_dir to a root-owned 0755 path "
-                "(e.g. /var/lib/hostplane/dkim-keys), or dkim_require_safe_keys=false for development only."
-            )
+        folder = dataclasses.replace(self.key_folder, problems=tuple(unsafe_folders(self.key_dir)))  # as they are now
+        problem = folder.problem()
+        if problem:
+            raise DkimKeyFolderUnsafe(problem)
 
     def validate(self, config_dir: Path) -> None:
         """`opendkim -n`: parses the config and opens both tables; a bad line is refused with its reason."""
@@ -265,7 +387,10 @@ class OpenDkimDriver:
             installed = self.installed_keys()
             present = {(key.domain, key.selector): key.path for key in installed}
             for name, content in self._tables(installed).items():
-                if _read(self.config_dir / name) != content:
+                current = _read(self.config_dir / name)
+                if current is None:
+                    drift.append(f"opendkim {name} written (it was missing)")
+                elif current != content:
                     drift.append(f"opendkim {name} rewritten (it did not match the key folder)")
             for (domain, selector), pem in sorted(wanted.items()):
                 path = self.key_path(domain, selector)
@@ -343,6 +468,16 @@ def _parse_key_name(name: str) -> tuple[str, str] | None:
     if not SELECTOR.match(selector) or not DOMAIN.match(domain):
         return None
     return selector, domain
+
+
+def _make_folders(path: Path) -> None:
+    """Make `path` and whatever is missing above it 0755 (whatever the umask: the daemon must enter them), and
+    `path` itself 0755 even when it existed (OpenDKIM's rule: nobody else may write to it)."""
+    missing = [folder for folder in [path, *path.parents] if not folder.exists()]
+    for folder in reversed(missing):
+        folder.mkdir(exist_ok=True)
+        os.chmod(folder, 0o755)  # noqa: S103 (only the key files are secret: 0600, opendkim's)
+    os.chmod(path, 0o755)  # noqa: S103
 
 
 def _daemon_ids() -> tuple[int, int] | tuple[()]:

@@ -27,16 +27,20 @@ from typing import Generic, Protocol, TypeVar, runtime_checkable
 
 from hostplane.system import daemons
 from hostplane.system.dovecot import DovecotDriver
+from hostplane.system.files import any_present
 from hostplane.system.mailconfig import ConfigRejected
 from hostplane.system.mailpaths import MailPaths
 from hostplane.system.nginx import NginxDriver, Site
 from hostplane.system.opendkim import OpenDkimDriver
+from hostplane.system.postfix import TEMPLATES as POSTFIX_FILES
 from hostplane.system.postfix import PostfixDriver
 from hostplane.system.runner import CommandError, run
 
 log = logging.getLogger("hostplane.system.supervisor")
 
 Address = tuple[str, int]
+DOVECOT_FILES = ("dovecot.conf", "dovecot-sql.conf.ext")
+"""The files DovecotDriver.render() writes in its config folder."""
 
 
 @runtime_checkable
@@ -98,6 +102,11 @@ class NginxService:
 
     async def healthy(self) -> bool:
         return await self.driver.healthy()
+
+    def applied(self) -> bool:
+        """Whether a configuration was ever put live here (the live link, or a generation of it, exists)."""
+        layout = self.driver.layout
+        return any_present([layout.live_link]) or any_present(layout.generations.glob("*"))
 
     def pid(self) -> int | None:
         return self.driver.master_pid()
@@ -186,6 +195,10 @@ class PostfixService(MailDaemonService[PostfixDriver]):
         result = await run(["/usr/sbin/postconf", "-d", "-h", "mail_version"], timeout=30, check=False)
         return result.stdout.strip()
 
+    def applied(self) -> bool:
+        """Whether its configuration was ever written here (any of its files exists)."""
+        return any_present(self.driver.config_dir / name for name in POSTFIX_FILES)
+
     async def check_config(self) -> None:
         """`postfix check` on the live config folder."""
         if not (self.driver.config_dir / "main.cf").exists():
@@ -200,6 +213,11 @@ class DovecotService(MailDaemonService[DovecotDriver]):
     def ports(self) -> list[Address]:
         s = self.driver.settings
         return [(s.mail_bind_host, s.mail_imap_port), (s.mail_bind_host, s.mail_lmtp_port)]
+
+    def applied(self) -> bool:
+        """Whether its configuration was ever written here (any of its files exists)."""
+        folder = self.driver.paths.dovecot_config_dir
+        return any_present(folder / name for name in DOVECOT_FILES)
 
     async def check_config(self) -> None:
         """`doveconf -n` on the live config file."""
@@ -220,6 +238,10 @@ class SignerService(MailDaemonService[OpenDkimDriver]):
 
     async def healthy(self) -> bool:
         return await self.driver.healthy()
+
+    def applied(self) -> bool:
+        """Whether its configuration was ever written here (its tables and keys are the desired state's)."""
+        return self.driver.config_applied()
 
     async def check_config(self) -> None:
         """`opendkim -n` on the live config file."""

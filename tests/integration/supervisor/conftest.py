@@ -7,20 +7,25 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from hostplane.cli import app
 from hostplane.hosting.state import build_supervisor
 from hostplane.keys import new_key_file_content
 from hostplane.runtime import Runtime, build_runtime
 from hostplane.settings import Settings
+from hostplane.system.dovecot import DovecotDriver
+from hostplane.system.nginx import NginxDriver
+from hostplane.system.opendkim import OpenDkimDriver
+from hostplane.system.postfix import PostfixDriver
 from hostplane.system.supervisor import Supervisor, end_group, group_members
 from tests.integration.mail.conftest import free_ports
 
@@ -108,3 +113,24 @@ def hostplane(settings: Settings, *args: str, input: str | None = None) -> Resul
 
 def flat(text: str) -> str:
     return " ".join(text.split())
+
+
+def masters(settings: Settings) -> dict[str, int | None]:
+    """The master pid of each embedded service, as its pidfile says (None: not running)."""
+    return {
+        "dovecot": DovecotDriver.from_settings(settings).pid(),
+        "opendkim": OpenDkimDriver.from_settings(settings).pid(),
+        "postfix": PostfixDriver.from_settings(settings).pid(),
+        "nginx": NginxDriver.from_settings(settings).master_pid(),
+    }
+
+
+def wait_for(
+    condition: str, check: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, timeout: float = 90
+) -> None:
+    """Until `check()` holds, while `hostplane serve` (writing to `log`) still runs, within `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert process.poll() is None, f"hostplane serve exited with {process.returncode}:\n{log.read_text()}"
+        assert time.monotonic() < deadline, f"{condition} not reached:\n{log.read_text()}"
+        time.sleep(0.2)

@@ -7,39 +7,14 @@ import asyncio
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 from hostplane.settings import Settings
 from hostplane.system import daemons
-from hostplane.system.dovecot import DovecotDriver
-from hostplane.system.nginx import NginxDriver
-from hostplane.system.opendkim import OpenDkimDriver
-from hostplane.system.postfix import PostfixDriver
 from hostplane.system.supervisor import end_group, group_members
 from tests.integration.mail.conftest import free_ports
-from tests.integration.supervisor.conftest import as_environment
+from tests.integration.supervisor.conftest import as_environment, masters, wait_for
 from tests.live_server import HOSTPLANE
-
-
-def masters(settings: Settings) -> dict[str, int | None]:
-    return {
-        "dovecot": DovecotDriver.from_settings(settings).pid(),
-        "opendkim": OpenDkimDriver.from_settings(settings).pid(),
-        "postfix": PostfixDriver.from_settings(settings).pid(),
-        "nginx": NginxDriver.from_settings(settings).master_pid(),
-    }
-
-
-def wait_for(
-    condition: str, check: Callable[[], bool], process: subprocess.Popen[bytes], log: Path, timeout: float = 90
-) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert process.poll() is None, f"hostplane serve exited with {process.returncode}:\n{log.read_text()}"
-        assert time.monotonic() < deadline, f"{condition} not reached:\n{log.read_text()}"
-        time.sleep(0.2)
 
 
 def test_serve_starts_the_services_restarts_a_dead_one_and_stops_them_all_on_sigterm(

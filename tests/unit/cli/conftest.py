@@ -9,7 +9,7 @@ import pytest
 
 
 @pytest.fixture
-def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dkim_safe_root: Path) -> Path:
     """A fresh state folder in the environment, and nothing else of the caller's HOSTPLANE_ settings."""
     for name in [key for key in os.environ if key.startswith("HOSTPLANE_")]:
         monkeypatch.delenv(name)
@@ -20,4 +20,5 @@ def state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOSTPLANE_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("HOSTPLANE_ARGON2_MEMORY_KIB", "1024")
     monkeypatch.setenv("HOSTPLANE_MANAGE_SYSTEM_USERS", "false")  # no Linux accounts from CLI tests
+    monkeypatch.setenv("HOSTPLANE_DKIM_SAFE_ROOT", str(dkim_safe_root))  # not /var/lib/hostplane
     return state

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from hostplane.system.opendkim import instance_id
 from tests.unit.cli.helpers import call, flat, hostplane, init, token_of, usernames
 
 # --- init --------------------------------------------------------------------------------------------
@@ -64,3 +65,37 @@ def test_bad_settings_exit_with_a_clear_message(state_dir: Path, monkeypatch: py
     assert result.exit_code == 2
     assert "user_port and admin_port must differ" in flat(result.stderr)
     assert not (state_dir / "hostplane.db").exists()
+
+
+# --- DKIM keys: a folder OpenDKIM accepts, wherever the state folder is -------------------------------------------
+
+
+def test_init_under_tmp_says_where_the_dkim_keys_go_instead_of_the_state_folder(
+    state_dir: Path, dkim_safe_root: Path
+) -> None:
+    init()
+    again = hostplane("init")
+    keys = dkim_safe_root / instance_id(state_dir) / "dkim"
+    assert f"DKIM keys: {keys} (OpenDKIM would refuse them in the state folder: /tmp is writable by others)" in flat(
+        again.stdout
+    )
+    assert not keys.exists()  # made when the first key is, root-owned 0755
+
+
+@pytest.mark.parametrize("command", ["init", "serve"])
+def test_a_dkim_key_folder_opendkim_would_refuse_stops_init_and_serve_with_one_line_and_the_fix(
+    state_dir: Path, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    keys = state_dir.parent / "keys"
+    monkeypatch.setenv("HOSTPLANE_DKIM_KEY_DIR", str(keys))
+    result = hostplane(command)
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert flat(result.stderr) == (
+        f"OpenDKIM would refuse the keys in {keys} (HOSTPLANE_DKIM_KEY_DIR): /tmp is writable by others. Fix: set "
+        "HOSTPLANE_DKIM_KEY_DIR to a folder owned by root that no other user can write to, nor any folder above it "
+        "(or HOSTPLANE_DKIM_REQUIRE_SAFE_KEYS=false, for development only)."
+    )
+    assert not state_dir.exists() and not keys.exists()

@@ -122,8 +122,8 @@ def test_the_selector_setting_uses_the_same_grammar(tmp_path: Path, bad: str) ->
 
 # --- the signer's files -------------------------------------------------------------------------------------
 @pytest.fixture
-def driver(tmp_path: Path) -> OpenDkimDriver:
-    return OpenDkimDriver.from_settings(make_settings(tmp_path, dkim_milter_port=18999))
+def driver(tmp_path: Path, dkim_safe_root: Path) -> OpenDkimDriver:
+    return OpenDkimDriver.from_settings(make_settings(tmp_path, dkim_milter_port=18999, dkim_safe_root=dkim_safe_root))
 
 
 def table_lines(driver: OpenDkimDriver, name: str) -> list[str]:
