@@ -56,13 +56,12 @@ def serve(log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "i
     host = check_host(settings)
     if host.problem:
         refuse(host.problem)
-    scheme = "http" if settings.plain_http else "https"
-    console.print(
-        f"Hostplane: user port {scheme}://{settings.bind_host}:{settings.user_port}, "
-        f"admin port {scheme}://{settings.bind_host}:{settings.admin_port}"
-    )
+
+    def ready(lines: list[str]) -> None:
+        print("\n".join(lines), flush=True)  # plain: no markup, no wrapping, flushed even into a pipe or a file
+
     try:
-        server.run(settings, log_level=log_level)
+        server.run(settings, log_level=log_level, ready=ready)
     except server.CannotStart as exc:
         refuse(str(exc))
 
