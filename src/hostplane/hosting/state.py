@@ -144,7 +144,8 @@ async def apply_desired_state(runtime: Runtime, before: Applied | None = None) -
     """Before the services start: the DKIM keys and the mail lookup rows from the database, and every hosting
     user's Linux account and keys (each service renders its own config when it starts). Reports as drift only
     what differed from a state applied before (`before`: what was applied when the caller began)."""
-    before = before or Applied.now(runtime)
+    if before is None:
+        before = await asyncio.to_thread(Applied.now, runtime)
     result = Reconciled()
     keys = await DkimService(runtime).reapply()
     if before.signing_keys:
@@ -165,7 +166,7 @@ async def reconcile(runtime: Runtime) -> Reconciled:
     or edited by hand), the Postfix and Dovecot configs, the DKIM signer's files, the mail lookup rows and the
     system users. What was never applied (a fresh state folder) is applied without being reported."""
     settings = runtime.settings
-    before = Applied.now(runtime)
+    before = await asyncio.to_thread(Applied.now, runtime)
     result = Reconciled()
     nginx = await DomainService(runtime).reconcile()
     if before.nginx:
