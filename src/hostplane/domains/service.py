@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hostplane import validation
+from hostplane import names, validation
 from hostplane.auth.models import User
 from hostplane.dbutil import owned
 from hostplane.domains.models import Domain
@@ -116,6 +116,7 @@ class DomainService:
         owner_ids = await self._docroot_owner(owner)
         async with self.websites.change() as change:
             db = change.db
+            await names.claim(db, owner.id, name)  # no other account holds it, a name above or below it
             if await db.scalar(select(Domain.id).where(Domain.name == name)) is not None:
                 raise Conflict("This domain already exists.")
             if parent_id is None:

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hostplane import validation
+from hostplane import names, validation
 from hostplane.auth.principal import Principal
 from hostplane.dbutil import owned, owned_row
 from hostplane.errors import Conflict, InvalidInput
@@ -193,6 +193,7 @@ class MailService:
     async def _new_domain(self, change: MailChange, principal: Principal, name: str) -> MailDomain:
         """Inside a unit: the domain's row and lookup row (`name` already validated)."""
         db = change.db
+        await names.claim(db, principal.user.id, name)  # no other account holds it, a name above or below it
         if await db.scalar(select(MailDomain.id).where(MailDomain.name == name)) is not None:
             raise Conflict("This mail domain already exists.")
         await reserve(db, principal.user.id, "disk_mb", 0, settings=self.rt.settings)  # refused when full
