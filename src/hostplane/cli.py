@@ -654,6 +654,26 @@ def domain_delete(name: str, user: UserOption) -> None:
     console.print(f"Domain {_run(action)} deleted.")
 
 
+@domain_app.command("move")
+def domain_move(name: str, to: Annotated[str, typer.Option("--to", help="The panel user who receives it.")]) -> None:
+    """Give a domain to another user, with what its owner holds below it (subdomains, mail domains): the website
+    files move to the new owner's folder and the sites are served from there when this returns."""
+    from hostplane.users.moves import DomainMoves, Move
+
+    async def action(rt: Runtime) -> tuple[Move, str]:
+        target = await UserAdminService(rt).find_user(to)
+        move = await DomainMoves(rt).move(bootstrap.CLI_ACTOR, name, target.id)
+        source = await UserAdminService(rt).get_user(move.from_user_id)
+        return move, source.username
+
+    move, source = _run(action)
+    console.print(f"Domain {move.name} moved from {source} to {to}.", soft_wrap=True)
+    if move.websites:
+        console.print(f"  websites: {', '.join(move.websites)}", soft_wrap=True)
+    if move.mail_domains:
+        console.print(f"  mail domains: {', '.join(move.mail_domains)}", soft_wrap=True)
+
+
 async def _mail_domain_id(rt: Runtime, principal: Principal, name: str) -> int:
     from hostplane.errors import NotFound
     from hostplane.mail.service import MailService
