@@ -658,7 +658,7 @@ def domain_delete(name: str, user: UserOption) -> None:
 def domain_move(name: str, to: Annotated[str, typer.Option("--to", help="The panel user who receives it.")]) -> None:
     """Give a domain to another user, with what its owner holds below it (subdomains, mail domains): the website
     files move to the new owner's folder and the sites are served from there when this returns."""
-    from hostplane.users.moves import DomainMoves, Move
+    from hostplane.hosting.moves import DomainMoves, Move
 
     async def action(rt: Runtime) -> tuple[Move, str]:
         target = await UserAdminService(rt).find_user(to)

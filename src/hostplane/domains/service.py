@@ -137,7 +137,7 @@ class DomainService:
 
     async def hand_over(self, change: WebsiteChange, domains: Sequence[Domain], source: User, target: User) -> None:
         """Give these websites of `source` to `target`, inside the caller's `Websites.change()` unit (an admin's
-        move: users/moves.py): the target's plan limits for domains and websites are reserved; each site's folder
+        move: hosting/moves.py): the target's plan limits for domains and websites are reserved; each site's folder
         is renamed from `<www>/<source>/<name>` to `<www>/<target>/<name>`, and what the source's Linux account
         owned in the docroot becomes the target's (root's for an administrator); the rows follow. If the unit
         does not commit, the folders and their owners are taken back with the rows."""

@@ -412,7 +412,7 @@ class MailService:
 
 async def hand_over_domains(db: AsyncSession, domains: Sequence[MailDomain], target_id: int) -> None:
     """Give these mail domains, with their mailboxes, aliases and DKIM keys, to account `target_id` inside the
-    caller's unit of work (an admin's move: users/moves.py): the target's plan limits for mailboxes and their
+    caller's unit of work (an admin's move: hosting/moves.py): the target's plan limits for mailboxes and their
     quota are reserved, then the rows follow. Nothing else changes: the lookup rows and the Maildirs name the
     domain, never its account, so mail is delivered and read as before."""
     ids = [domain.id for domain in domains]

@@ -137,8 +137,8 @@ async def measure_disk_mb(settings: Settings, username: str, mail_domains: Itera
 
 async def measure_trees_mb(roots: Iterable[Path]) -> int:
     """MB allocated to these trees together (rounded up; a missing one counts 0), measured in a thread, never
-    cached: what a move brings to an account (users/moves.py)."""
-    return math.ceil(sum([await asyncio.to_thread(_tree_bytes, root) for root in roots]) / MIB)
+    cached: what a move brings to an account (hosting/moves.py)."""
+    return math.ceil(sum([await asyncio.to_thread(tree_bytes, root) for root in roots]) / MIB)
 
 
 async def _disk_used(db: AsyncSession, settings: Settings, user: tuple[int, str]) -> int:

@@ -10,8 +10,8 @@ from pydantic import Field
 from hostplane.activity.schemas import ActivityPageOut, activity_page_out
 from hostplane.api.deps import AdminPrincipal, admin_principal
 from hostplane.api.schema import RequestModel, ResponseModel
+from hostplane.hosting.moves import DomainMoves, Move
 from hostplane.profile.schemas import UserOut
-from hostplane.users.moves import DomainMoves, Move
 from hostplane.users.service import UserAdminService
 
 router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(admin_principal)])
