@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import DateTime, MetaData, String, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
@@ -47,6 +48,25 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def tree_key(name: str) -> str:
+    """The key a domain name sorts under in its tree: the labels reversed, each followed by a dot
+    (`www.example.com` -> `com.example.www.`). The names at or below `example.com` are exactly the keys from
+    `com.example.` up to, not including, `com.example/` ('/' follows '.' in ASCII, and labels hold only
+    `a-z 0-9 -`): an index range, where a suffix match on the name would read every row."""
+    return "".join(f"{label}." for label in reversed(name.split(".")))
+
+
+TREE_KEY_TYPE = String(254).with_variant(String(254, collation="C"), "postgresql")
+"""Byte order on every backend (PostgreSQL's database collation may ignore punctuation, SQLite compares bytes),
+so that the range above is the tree and can be read from the index."""
+
+
+def tree_key_default(context: DefaultExecutionContext) -> str:
+    """Column default of a `tree_key` column: computed from the row's `name` at insert."""
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return tree_key(str(parameters["name"]))
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:

@@ -43,3 +43,7 @@ class Event(StrEnum):
     PLAN_UPDATED = "admin.plan.updated"
     PLAN_DELETED = "admin.plan.deleted"
     PLAN_ASSIGNED = "admin.user.plan_assigned"
+    DOMAIN_MOVED_IN = "admin.domain.moved_in"
+    """An administrator gave the account a domain (with the names below it) that another account held."""
+    DOMAIN_MOVED_OUT = "admin.domain.moved_out"
+    """An administrator gave a domain of the account (with the names below it) to another account."""

@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hostplane.db import Base, UTCDateTime, utcnow
+from hostplane.db import TREE_KEY_TYPE, Base, UTCDateTime, tree_key_default, utcnow
 
 KIND_DOMAIN = "domain"
 KIND_SUBDOMAIN = "subdomain"
@@ -21,6 +21,9 @@ class Domain(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     name: Mapped[str] = mapped_column(String(253), unique=True)
+    tree_key: Mapped[str] = mapped_column(TREE_KEY_TYPE, index=True, default=tree_key_default)
+    """`name` with its labels reversed (hostplane.db.tree_key), set at insert: finds the names below a name
+    (hostplane.names)."""
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("domains.id", ondelete="CASCADE"), index=True, default=None
     )

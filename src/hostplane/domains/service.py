@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from collections.abc import Sequence
+from pathlib import Path
 
 import jinja2
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hostplane import validation
+from hostplane import names, validation
 from hostplane.auth.models import User
 from hostplane.dbutil import owned
 from hostplane.domains.models import Domain
-from hostplane.domains.websites import Websites
+from hostplane.domains.websites import WebsiteChange, Websites
 from hostplane.errors import Conflict, InvalidInput
 from hostplane.plans.limits import reserve
 from hostplane.runtime import Runtime
+from hostplane.system.docroots import Ids
 from hostplane.system.nginx import Drift
 from hostplane.validation import domain_name, unicode_form
+
+ROOT: Ids = (0, 0)
 
 
 @functools.cache
@@ -95,6 +100,7 @@ class DomainService:
         owner_ids = await self._docroot_owner(owner)
         async with self.websites.change() as change:
             db = change.db
+            await names.claim(db, owner.id, name)  # no other account holds it, a name above or below it
             if await db.scalar(select(Domain.id).where(Domain.name == name)) is not None:
                 raise Conflict("This domain already exists.")
             if parent_id is None:
@@ -109,6 +115,40 @@ class DomainService:
             created = await asyncio.to_thread(self.docroots.create, docroot, default_page(name), owner_ids)
             change.on_rollback(functools.partial(self.docroots.remove, created))
         return domain
+
+    async def hand_over(self, change: WebsiteChange, domains: Sequence[Domain], source: User, target: User) -> None:
+        """Give these websites of `source` to `target`, inside the caller's `Websites.change()` unit (an admin's
+        move: hosting/moves.py): the target's plan limits for domains and websites are reserved; each site's folder
+        is renamed from `<www>/<source>/<name>` to `<www>/<target>/<name>`, and what the source's Linux account
+        owned in the docroot becomes the target's (root's for an administrator); the rows follow. If the unit
+        does not commit, the folders and their owners are taken back with the rows."""
+        db = change.db
+        if mains := sum(1 for domain in domains if domain.parent_id is None):
+            await reserve(db, target.id, "domains", mains)
+        if domains:
+            await reserve(db, target.id, "websites", len(domains))
+        owners = await self._owners_for_move(source, target)
+        target_ids = owners[1] if owners is not None and target.has_system_account else None
+        for domain in domains:
+            old = self.docroots.path_for(source.username, domain.name)
+            if Path(domain.docroot) != old:
+                raise Conflict(f"The website folder of {domain.name} is {domain.docroot}, not {old}: move it by hand.")
+            new = self.docroots.path_for(target.username, domain.name)
+            moved = await asyncio.to_thread(self.docroots.move, old, new, owners)
+            change.on_rollback(functools.partial(self.docroots.move_back, moved))
+            created = await asyncio.to_thread(self.docroots.create, new, default_page(domain.name), target_ids)
+            change.on_rollback(functools.partial(self.docroots.remove, created))  # what the source lacked
+            domain.user_id, domain.docroot = target.id, str(new)
+        await db.flush()
+
+    async def _owners_for_move(self, source: User, target: User) -> tuple[Ids, Ids] | None:
+        """(from, to) of the files of a moved website: each user's Linux account, root for one who has none
+        (an administrator); None when the panel manages no Linux accounts."""
+        if not self.settings.manage_system_users:
+            return None
+        before = await self.runtime.system_users.account_ids(source.username) if source.has_system_account else None
+        after = await self._docroot_owner(target)
+        return before or ROOT, after or ROOT
 
     # - the desired state -
 

@@ -131,7 +131,7 @@ class Applied:
         websites = Websites(runtime)
         signer = OpenDkimDriver.from_settings(settings)
         return cls(
-            nginx=NginxService(websites.driver, websites.sites).applied(),
+            nginx=NginxService(NginxDriver.from_settings(settings), websites.sites).applied(),
             postfix=PostfixService(PostfixDriver(settings, paths)).applied(),
             dovecot=DovecotService(DovecotDriver(settings, paths)).applied(),
             signer=SignerService(signer).applied(),

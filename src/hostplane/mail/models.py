@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import ForeignKey, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hostplane.db import Base, UTCDateTime, utcnow
+from hostplane.db import TREE_KEY_TYPE, Base, UTCDateTime, tree_key_default, utcnow
 
 
 class MailDomain(Base):
@@ -18,6 +18,9 @@ class MailDomain(Base):
     """The owner; every other user gets a 404 for this domain and everything under it."""
     name: Mapped[str] = mapped_column(String(253), unique=True)
     """ASCII (IDNA) form, lowercase, no trailing dot."""
+    tree_key: Mapped[str] = mapped_column(TREE_KEY_TYPE, index=True, default=tree_key_default)
+    """`name` with its labels reversed (hostplane.db.tree_key), set at insert: finds the names below a name
+    (hostplane.names)."""
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

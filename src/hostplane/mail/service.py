@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from hostplane import validation
+from hostplane import names, validation
 from hostplane.auth.principal import Principal
 from hostplane.dbutil import owned, owned_row
 from hostplane.errors import Conflict, InvalidInput
@@ -192,6 +192,7 @@ class MailService:
     async def _new_domain(self, change: MailChange, principal: Principal, name: str) -> MailDomain:
         """Inside a unit: the domain's row and lookup row (`name` already validated)."""
         db = change.db
+        await names.claim(db, principal.user.id, name)  # no other account holds it, a name above or below it
         if await db.scalar(select(MailDomain.id).where(MailDomain.name == name)) is not None:
             raise Conflict("This mail domain already exists.")
         await reserve(db, principal.user.id, "disk_mb", 0, settings=self.rt.settings)  # refused when full
@@ -406,6 +407,34 @@ class MailService:
             await db.flush()
         except IntegrityError as exc:
             raise Conflict(message) from exc
+
+
+async def hand_over_domains(db: AsyncSession, domains: Sequence[MailDomain], target_id: int) -> None:
+    """Give these mail domains, with their mailboxes, aliases and DKIM keys, to account `target_id` inside the
+    caller's unit of work (an admin's move: hosting/moves.py): the target's plan limits for mailboxes and their
+    quota are reserved, then the rows follow. Nothing else changes: the lookup rows and the Maildirs name the
+    domain, never its account, so mail is delivered and read as before."""
+    ids = [domain.id for domain in domains]
+    if not ids:
+        return
+    count, total, unlimited = (
+        await db.execute(
+            select(
+                func.count(Mailbox.id),
+                func.coalesce(func.sum(Mailbox.quota_mb), 0),
+                func.count(Mailbox.id).filter(Mailbox.quota_mb == 0),
+            ).where(Mailbox.domain_id.in_(ids))
+        )
+    ).one()
+    if count:
+        await reserve(db, target_id, "mailboxes", int(count))
+    if total:
+        await reserve(db, target_id, "mail_quota_mb", int(total))
+    if unlimited:
+        await reserve(db, target_id, "mail_quota_mb", 0)  # refused under a quota limit, as for a new mailbox
+    for domain in domains:
+        domain.user_id = target_id
+    await db.flush()
 
 
 def _stamp() -> str:

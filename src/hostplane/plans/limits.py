@@ -135,6 +135,12 @@ async def measure_disk_mb(settings: Settings, username: str, mail_domains: Itera
     return used
 
 
+async def measure_trees_mb(roots: Iterable[Path]) -> int:
+    """MB allocated to these trees together (rounded up; a missing one counts 0), measured in a thread, never
+    cached: what a move brings to an account (hosting/moves.py)."""
+    return math.ceil(sum([await asyncio.to_thread(tree_bytes, root) for root in roots]) / MIB)
+
+
 async def _disk_used(db: AsyncSession, settings: Settings, user: tuple[int, str]) -> int:
     user_id, username = user
     names = await db.scalars(select(MailDomain.name).where(MailDomain.user_id == user_id))

@@ -32,7 +32,7 @@ from cryptography.x509.oid import NameOID
 from hostplane.errors import ServiceConfigRejected, ServiceFailed
 from hostplane.settings import Settings
 from hostplane.system.acme import AcmeProblem, AcmeUnavailable, Http01Challenge, _load_account_key
-from hostplane.system.docroots import Docroots
+from hostplane.system.docroots import Docroots, Ids, MovedSite
 from hostplane.system.drivers import Drivers
 from hostplane.system.maillookup import Drift as LookupDrift
 from hostplane.system.maillookup import LookupState, MailboxRow
@@ -244,6 +244,29 @@ class FakeDocroots:
 
     def missing(self, docroots: Iterable[Path]) -> list[Path]:
         return [path for path in docroots if self.www in path.parents and path not in self.folders]
+
+    def move(self, old_docroot: Path, new_docroot: Path, owners: tuple[Ids, Ids] | None) -> MovedSite:
+        self._call("move")
+        moved = MovedSite(old=old_docroot.parent, new=new_docroot.parent, docroot=new_docroot, owners=owners)
+        self._rename(moved.old, moved.new, owners[1] if owners else None)
+        moved.renamed = True
+        return moved
+
+    def move_back(self, moved: MovedSite) -> None:
+        if moved.renamed:
+            self._rename(moved.new, moved.old, moved.owners[0] if moved.owners else None)
+            moved.renamed = False
+
+    def _rename(self, old: Path, new: Path, owner: Ids | None) -> None:
+        def inside(path: Path) -> bool:
+            return path == old or old in path.parents
+
+        def moved(path: Path) -> Path:
+            return new / path.relative_to(old) if inside(path) else path
+
+        self.folders = {moved(path) for path in self.folders} | {new.parent}
+        self.files = {moved(path): data for path, data in self.files.items()}
+        self.owners = {moved(path): (owner if owner and inside(path) else ids) for path, ids in self.owners.items()}
 
     def exists(self, path: Path) -> bool:
         return path in self.folders or path in self.files

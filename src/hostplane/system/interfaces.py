@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from hostplane.settings import Settings
 from hostplane.system.acme import Http01Challenge
+from hostplane.system.docroots import Ids, MovedSite
 from hostplane.system.maillookup import Drift as LookupDrift
 from hostplane.system.maillookup import LookupState, MailboxRow
 from hostplane.system.nginx import Applied, Drift, Site
@@ -91,6 +92,13 @@ class DocrootStore(Protocol):
     def remove(self, created: Iterable[Path]) -> None: ...
 
     def missing(self, docroots: Iterable[Path]) -> list[Path]: ...
+
+    def move(self, old_docroot: Path, new_docroot: Path, owners: tuple[Ids, Ids] | None) -> MovedSite:
+        """Move a site's folder to another user's www folder and hand its files to the new owner; `move_back`
+        takes it back."""
+        ...
+
+    def move_back(self, moved: MovedSite) -> None: ...
 
 
 class MailLookupTables(Protocol):

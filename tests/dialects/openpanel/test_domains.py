@@ -268,3 +268,25 @@ async def test_a_request_body_is_ignored_and_never_breaks_the_call(user_api: Api
     )
     assert response.status_code == 200
     assert set(response.json()) == set(REFERENCE)
+
+
+async def test_a_domain_an_admin_moved_is_on_the_new_owners_dashboard_only(
+    user_api: Api, admin_api: Api, alice: Account, admin: Account, make_account: Callable[..., Any]
+) -> None:
+    """OpenPanel adds no domains; what it shows follows the one owner of each name, also after a move."""
+    bob = await make_account("bob")
+    alices = await login(user_api, alice)
+    main = (await user_api.post("/api/v1/domains", json={"name": "example.co.uk"}, token=alices)).json()
+    await user_api.post(f"/api/v1/domains/{main['id']}/subdomains", json={"name": "shop"}, token=alices)
+    bobs = await login(user_api, bob)
+    taken = await user_api.post("/api/v1/domains", json={"name": "www.example.co.uk"}, token=bobs)
+    assert (taken.status_code, taken.json()["detail"]) == (409, "This domain name is not available.")
+    assert (await dashboard(user_api, bobs))["domains"] == []
+    await admin_api.login(admin)
+    moved = await admin_api.post(f"/api/v1/admin/domains/{main['id']}/move", json={"user_id": bob.user.id})
+    assert moved.status_code == 200, moved.text
+    assert (await dashboard(user_api, alices))["domains"] == []
+    shown = await dashboard(user_api, bobs)
+    assert [item["domain_url"] for item in shown["domains"]] == ["example.co.uk", "shop.example.co.uk"]
+    assert all("/bob/" in item["docroot"] for item in shown["domains"])
+    assert shown["maindomains"] == [{"domain_url": "example.co.uk", "tld": "uk"}]

@@ -100,11 +100,14 @@ def test_domain_commands_act_for_the_named_user_and_the_site_answers_right_after
     assert "<h1>dora-site.test</h1>" in response.text
     assert "dora-site.test" in ok(services, "domain", "list", "--user", "dora")
     assert "dora-site.test" not in ok(services, "domain", "list", "--user", "eve")
-    # Another user's domain is not theirs to delete, and a name taken by anyone cannot be added again.
+    # Another user's domain is not theirs to delete, and a name another user holds is not available (nor who).
     assert "eve has no domain named dora-site.test" in fails(
         services, "domain", "delete", "dora-site.test", "--user", "eve"
     )
-    assert "already exists" in fails(services, "domain", "add", "dora-site.test", "--user", "eve")
+    refused = fails(services, "domain", "add", "dora-site.test", "--user", "eve")
+    assert "This domain name is not available." in refused
+    assert "dora" not in refused.replace("dora-site.test", "")
+    assert "already exists" in fails(services, "domain", "add", "dora-site.test", "--user", "dora")
     assert "not a valid domain" in fails(services, "domain", "add", "../etc", "--user", "eve")
     assert "No user named 'nobody'" in fails(services, "domain", "list", "--user", "nobody")
     assert "Domain dora-site.test deleted." in ok(services, "domain", "delete", "dora-site.test", "--user", "dora")

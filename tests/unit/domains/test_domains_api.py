@@ -82,9 +82,12 @@ async def test_a_domain_that_exists_is_409_whoever_owns_it_and_however_it_is_wri
     assert again.status_code == 409
     assert again.headers["content-type"] == "application/problem+json"
     assert again.json()["code"] == "conflict"
+    assert again.json()["detail"] == "This domain already exists."
     as_bob = user_api.from_peer("203.0.113.8")
     await as_bob.login(bob)
-    assert (await as_bob.post("/api/v1/domains", json={"name": "Bücher.de"})).status_code == 409
+    taken = await as_bob.post("/api/v1/domains", json={"name": "Bücher.de"})
+    assert taken.status_code == 409
+    assert taken.json()["detail"] == "This domain name is not available."  # the owner is not named
     assert await domain_count(runtime) == 1
 
 
