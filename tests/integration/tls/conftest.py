@@ -169,7 +169,7 @@ def pebble(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pebble]:
 
 
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings], pebble: Pebble) -> Settings:
+def settings(settings_factory: Callable[..., Settings], pebble: Pebble, nginx_served: dict[str, Path]) -> Settings:
     """The panel against Pebble, with its nginx on the port Pebble validates on."""
     return settings_factory(
         nginx_http_port=pebble.http_port,
@@ -178,6 +178,7 @@ def settings(settings_factory: Callable[..., Settings], pebble: Pebble) -> Setti
         acme_ca_bundle=pebble.ca_bundle,
         acme_contact_email="hostmaster@hostplane.test",
         acme_order_timeout=30,
+        **nginx_served,
     )
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,8 +31,8 @@ def pki() -> Pki:
 
 
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(nginx_http_port=free_port(), nginx_https_port=free_port())
+def settings(settings_factory: Callable[..., Settings], nginx_served: dict[str, Path]) -> Settings:
+    return settings_factory(nginx_http_port=free_port(), nginx_https_port=free_port(), **nginx_served)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +24,8 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(nginx_http_port=free_port())
+def settings(settings_factory: Callable[..., Settings], nginx_served: dict[str, Path]) -> Settings:
+    return settings_factory(nginx_http_port=free_port(), **nginx_served)
 
 
 @pytest.fixture

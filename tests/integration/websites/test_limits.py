@@ -30,8 +30,8 @@ LIMIT = 5
 
 
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings]) -> Settings:
-    return settings_factory(nginx_http_port=free_port(), plan_disk_cache_seconds=0)
+def settings(settings_factory: Callable[..., Settings], nginx_served: dict[str, Path]) -> Settings:
+    return settings_factory(nginx_http_port=free_port(), plan_disk_cache_seconds=0, **nginx_served)
 
 
 async def put_on_plan(runtime: Runtime, account: Account, **limits: int) -> None:
