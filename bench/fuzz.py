@@ -87,12 +87,12 @@ def main() -> int:
 
 
 def report(stats: Stats, world: World, seconds: float, show: int) -> None:
-    print("\nrequests per port and route:")
+    print("\nrequests (and 2xx answers) per port and route:")
     for port in ("user", "admin", "webmail"):
         routes = sorted((name, n) for (p, name), n in stats.sent.items() if p == port)
         print(f"  {port} port: {sum(n for _, n in routes)} requests over {len(routes)} targets")
         for name, n in routes:
-            print(f"    {n:6d}  {name}")
+            print(f"    {n:6d}  {stats.succeeded[(port, name)]:6d} 2xx  {name}")
     print("\nstatus histogram per port:")
     total: Counter[int] = Counter()
     for port, counter in sorted(stats.statuses.items()):
