@@ -17,6 +17,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
+import resource
 import sys
 import tempfile
 import time
@@ -61,6 +63,7 @@ def main() -> int:
         )
         with asyncio.Runner() as loop:
             started = time.perf_counter()
+            print(f"load average at the start: {os.getloadavg()[0]:.2f} ({os.cpu_count()} cores)")
             world = World(build_runtime(settings))
             loop.run(world.bootstrap())
             targets = [t for t in all_targets(world) if args.only in t.name]
@@ -84,12 +87,12 @@ def main() -> int:
 
 
 def report(stats: Stats, world: World, seconds: float, show: int) -> None:
-    print("\nrequests per port and route:")
+    print("\nrequests (and 2xx answers) per port and route:")
     for port in ("user", "admin", "webmail"):
         routes = sorted((name, n) for (p, name), n in stats.sent.items() if p == port)
         print(f"  {port} port: {sum(n for _, n in routes)} requests over {len(routes)} targets")
         for name, n in routes:
-            print(f"    {n:6d}  {name}")
+            print(f"    {n:6d}  {stats.succeeded[(port, name)]:6d} 2xx  {name}")
     print("\nstatus histogram per port:")
     total: Counter[int] = Counter()
     for port, counter in sorted(stats.statuses.items()):
@@ -101,7 +104,15 @@ def report(stats: Stats, world: World, seconds: float, show: int) -> None:
     print(f"failures:             {stats.failure_count}   (5xx, tracebacks, escaped exceptions, hangs, logged errors)")
     print(f"excluded (other owner): {sum(stats.excluded.values())}  {dict(stats.excluded)}")
     print(f"world checks/repairs: {world.checks}/{world.repairs}")
-    print(f"time:                 {seconds:.1f} s ({stats.requests / max(seconds, 1e-9):.0f} requests/s)")
+    cpu = sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+    print(
+        f"time:                 {seconds:.1f} s wall ({stats.requests / max(seconds, 1e-9):.0f} requests/s), "
+        f"{cpu:.1f} s CPU (this process and the checks it ran: nginx -t, opendkim -n...)"
+    )
+    print(f"load average at the end: {os.getloadavg()[0]:.2f} (a shared machine stretches the wall time, not the CPU)")
     for failure in stats.failures[:show]:
         print(f"\n{failure}")
 

@@ -25,6 +25,10 @@ NESTING_LIMIT = 200
 
 HUGE_ID = "input: integer beyond 64 bits as an id (32 bits on PostgreSQL)"
 DEEP_JSON = "input: deeply nested JSON body"
+EXTREME_DATE = "input: date at the extremes as expires_at"
+LAST_SECOND = 253402300799
+"""9999-12-31T23:59:59Z as a Unix timestamp: a later WHM `expires_at` is no datetime (an internal error today)."""
+YEAR = re.compile(r"^\s*([0-9]{4,})-")
 
 
 def _out_of_range(value: Any) -> bool:
@@ -61,6 +65,16 @@ def _nesting(data: bytes) -> int:
     return deepest
 
 
+def _extreme_date(name: Any, value: Any) -> bool:
+    """`expires_at` as an ISO date in the year 9999 (or 1 and before), or as a timestamp past the year 9999."""
+    if name != "expires_at" or not isinstance(value, str):
+        return False
+    year = YEAR.match(value)
+    if year is not None:
+        return not 1 < int(year.group(1)) < 9999
+    return value.strip().isascii() and value.strip().isdigit() and int(value) > LAST_SECOND
+
+
 def owned_elsewhere(request: Request) -> str | None:
     """The class of the request's bad input if the `input` branch owns it, else None."""
     if any(isinstance(piece, Seg) and _out_of_range(piece.value) for piece in request.path):
@@ -72,6 +86,11 @@ def owned_elsewhere(request: Request) -> str | None:
         return HUGE_ID
     if isinstance(request.body, JsonBody) and _json_ids(request.body.value):
         return HUGE_ID
+    if any(_extreme_date(name, value) for name, value in pairs):
+        return EXTREME_DATE
+    body = request.body.value if isinstance(request.body, JsonBody) else None
+    if isinstance(body, dict) and _extreme_date("expires_at", body.get("expires_at")):
+        return EXTREME_DATE
     if isinstance(request.body, RawBody) and _nesting(request.body.data) > NESTING_LIMIT:
         return DEEP_JSON
     return None

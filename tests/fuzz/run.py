@@ -58,6 +58,8 @@ class LoggedErrors(logging.Handler):
 class Stats:
     sent: Counter[tuple[str, str]] = field(default_factory=Counter)
     """Requests per (port, target name)."""
+    succeeded: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """2xx answers per (port, target name): how often the requests got past validation and authorization."""
     statuses: dict[str, Counter[int]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     failure_count: int = 0
@@ -75,6 +77,8 @@ class Stats:
 
     def record(self, target: Target, answer: Answer) -> None:
         self.sent[(target.port, target.name)] += 1
+        if 200 <= answer.status < 300:
+            self.succeeded[(target.port, target.name)] += 1
         self.statuses.setdefault(target.port, Counter())[answer.status] += 1
 
     def fail(self, failure: Failure) -> None:

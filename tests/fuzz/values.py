@@ -3,6 +3,7 @@ parsers, and the known-good names and secrets of the fuzz world that get request
 
 from __future__ import annotations
 
+import base64
 from functools import cache
 from typing import Any
 
@@ -247,3 +248,69 @@ def deep_json(depth: int) -> bytes:
 
 def deep_object(depth: int) -> bytes:
     return b'{"a":' * depth + b"1" + b"}" * depth
+
+
+SSH_TYPES = (
+    "ssh-ed25519",
+    "ssh-rsa",
+    "ecdsa-sha2-nistp256",
+    "ecdsa-sha2-nistp384",
+    "ecdsa-sha2-nistp521",
+    "ssh-dss",
+    "sk-ssh-ed25519@openssh.com",
+    "ssh-ed25519-cert-v01@openssh.com",
+    "ssh-foo",
+)
+
+
+def _ssh_string(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+@cache
+def ssh_key_text() -> st.SearchStrategy[str]:
+    """OpenSSH public key lines whose blob is garbage, truncated, or well framed with a wrong or short body."""
+    framed = st.builds(
+        lambda key_type, body, declared: (
+            (declared or len(key_type.encode())).to_bytes(4, "big") + key_type.encode() + _ssh_string(body)
+        ),
+        st.sampled_from(SSH_TYPES),
+        st.binary(max_size=80),
+        st.one_of(st.just(0), st.integers(0, 2**32 - 1)),
+    )
+    blob = st.one_of(st.binary(max_size=120), framed)
+    return st.builds(
+        lambda key_type, data, comment: f"{key_type} {base64.b64encode(data).decode()}{comment}",
+        st.sampled_from(SSH_TYPES),
+        blob,
+        st.sampled_from(("", " fuzz", " a b c", " " + "c" * 300, "\tx", " é")),
+    )
+
+
+PEM_LABELS = (
+    "CERTIFICATE",
+    "PRIVATE KEY",
+    "RSA PRIVATE KEY",
+    "EC PRIVATE KEY",
+    "ENCRYPTED PRIVATE KEY",
+    "PUBLIC KEY",
+    "X509 CRL",
+    "TRUSTED CERTIFICATE",
+)
+
+
+@cache
+def pem_text() -> st.SearchStrategy[str]:
+    """PEM blocks around random DER, with odd labels, broken armour, or several blocks."""
+    block = st.builds(
+        lambda label, der, end: f"-----BEGIN {label}-----\n{base64.encodebytes(der).decode()}-----END {end}-----\n",
+        st.sampled_from(PEM_LABELS),
+        st.binary(max_size=300),
+        st.sampled_from(PEM_LABELS),
+    )
+    return st.one_of(
+        block,
+        st.lists(block, min_size=2, max_size=3).map("".join),
+        block.map(lambda text: text.replace("-----\n", "-----")),
+        block.map(lambda text: text.replace("\n", "\r\n")),
+    )

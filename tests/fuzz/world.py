@@ -33,7 +33,7 @@ from hostplane.panel.service import PanelSettingsService
 from hostplane.runtime import Runtime
 from hostplane.tls.selfsigned import self_signed_pem
 from tests.fuzz.asgi import PEER, Answer, Wire, exchange
-from tests.fuzz.request import PORTS, Cat, Live, Port, Request, describe, to_wire
+from tests.fuzz.request import PORTS, Cat, Live, Port, Request, to_wire
 
 PASSWORD = "Fuzz-Panel-Passphrase-42"
 MAILBOX_PASSWORD = "Fuzz-Mailbox-Passphrase-42"
@@ -432,6 +432,3 @@ def basic(username: str, password: str) -> str:
 
 def now_epoch() -> int:
     return int(dt.datetime.now(dt.UTC).timestamp())
-
-
-__all__ = ["World", "describe"]
