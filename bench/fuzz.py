@@ -102,7 +102,6 @@ def report(stats: Stats, world: World, seconds: float, show: int) -> None:
     print(f"\nrequests sent:        {stats.requests}")
     print(f"5xx answers:          {stats.server_errors}   (must be 0)")
     print(f"failures:             {stats.failure_count}   (5xx, tracebacks, escaped exceptions, hangs, logged errors)")
-    print(f"excluded (other owner): {sum(stats.excluded.values())}  {dict(stats.excluded)}")
     print(f"world checks/repairs: {world.checks}/{world.repairs}")
     cpu = sum(
         usage.ru_utime + usage.ru_stime

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from hypothesis import HealthCheck, Phase, given, seed, settings
 
 from tests.fuzz.asgi import Answer, Wire
-from tests.fuzz.owned import owned_elsewhere
 from tests.fuzz.request import Request, describe
 from tests.fuzz.targets import Target
 from tests.fuzz.world import World
@@ -64,8 +63,6 @@ class Stats:
     failures: list[Failure] = field(default_factory=list)
     failure_count: int = 0
     seconds: float = 0.0
-    excluded: Counter[str] = field(default_factory=Counter)
-    """Generated requests not sent because they belong to a class of bad input another branch owns."""
 
     @property
     def requests(self) -> int:
@@ -139,10 +136,6 @@ class Runner:
         )
         @given(target.strategy)
         def drive(request: Request) -> None:
-            owner = owned_elsewhere(request)
-            if owner is not None:
-                stats.excluded[owner] += 1
-                return
             self.loop.run(one(request))
 
         drive()

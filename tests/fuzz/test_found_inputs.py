@@ -43,7 +43,7 @@ async def test_unicode_digits_as_whm_expires_at_are_refused_with_the_reason(admi
         assert response.status_code == 200
         metadata = response.json()["metadata"]
         assert metadata["result"] == 0
-        assert metadata["reason"] == "The “expires_at” parameter must be a Unix timestamp, or 0 for no expiry."
+        assert "expires_at" in metadata["reason"] and "Unix time" in metadata["reason"]
 
 
 @pytest.mark.parametrize("name", ["ro\x00ot", "root\x00", "root\n", "\x00"])
