@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.unit.test_cli import flat, hostplane, init, state_dir
-
-__all__ = ["state_dir"]  # the fixture, shared with the other CLI tests
+from tests.unit.cli.helpers import flat, hostplane, init
 
 NOT_AVAILABLE = "This domain name is not available."
 
