@@ -128,10 +128,9 @@ class Applied:
             return cls(nginx=True, postfix=True, dovecot=True, signer=True, signing_keys=True, mail_lookup=True)
         paths = MailPaths.from_settings(settings)
         lookup = MailLookup(paths.lookup)
-        websites = Websites(runtime)
         signer = OpenDkimDriver.from_settings(settings)
         return cls(
-            nginx=NginxService(NginxDriver.from_settings(settings), websites.sites).applied(),
+            nginx=NginxService(NginxDriver.from_settings(settings), Websites(runtime).sites).applied(),
             postfix=PostfixService(PostfixDriver(settings, paths)).applied(),
             dovecot=DovecotService(DovecotDriver(settings, paths)).applied(),
             signer=SignerService(signer).applied(),
