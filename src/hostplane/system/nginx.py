@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import errno
 import fcntl
 import functools
 import hashlib
@@ -64,6 +65,8 @@ TLS_ID = re.compile(r"^[0-9a-f]{16,64}$")
 UNSAFE_PATH_CHARS = re.compile(r"[\x00-\x1f\x7f\"'\\$;{}#]")
 MAX_PLAIN_FILE_NAME = 200
 TLS_LIST = "tls-files.txt"
+RETRIED_BIND = re.compile(rf"\b(bind|listen)\(\) to \S+ (backlog \d+ )?failed \({errno.EADDRINUSE}: ")
+"""An error nginx logs for a listening address in use and then tries again (see `_reload_failure`)."""
 
 
 class ConfigRenderError(ValueError):
@@ -683,7 +686,7 @@ class NginxDriver:
             workers = await asyncio.to_thread(_children, pid)
             if workers - old_workers:
                 break
-            failure = _emergencies(self.layout.error_log, log_offset)
+            failure = _reload_failure(self.layout.error_log, log_offset)
             if failure:
                 log.error("nginx reload failed: %s", failure)
                 raise ServiceFailed("The web server could not load the new configuration; it was put back.")
@@ -751,15 +754,25 @@ def _size(path: Path) -> int:
         return 0
 
 
-def _emergencies(path: Path, offset: int) -> str:
-    """[emerg]/[alert] lines nginx logged since `offset` (what a failed reload leaves behind)."""
+def _reload_failure(path: Path, offset: int) -> str:
+    """The [emerg]/[alert] lines nginx logged since `offset` once they mean that the reload failed ("" until then).
+
+    Not the first such line: a listening address in use is retried. nginx logs `bind() to <address> failed (98:
+    Address already in use)` (or `listen() ...`), tries again every 500 ms, five times, and only then gives up with
+    `still could not bind()`. If the port is free by then, the reload succeeds after all. Taking the first line as
+    the failure put the previous configuration back while nginx was still loading the new one: the new one was
+    served for a moment after the change had been refused, and the reload that put the previous one back took
+    the failed reload's late workers for its own."""
     try:
         with path.open("rb") as handle:
             handle.seek(offset)
             tail = handle.read(65536).decode(errors="replace")
     except OSError:
         return ""
-    return "\n".join(line for line in tail.splitlines() if "[emerg]" in line or "[alert]" in line)
+    lines = [line for line in tail.splitlines() if "[emerg]" in line or "[alert]" in line]
+    if all(RETRIED_BIND.search(line) for line in lines):
+        return ""  # none, or only tries nginx repeats: wait for its new workers or its last word
+    return "\n".join(lines)
 
 
 def _split_listen(address: str) -> tuple[str, int]:

@@ -31,8 +31,10 @@ def home_root() -> Iterator[Path]:
 
 
 @pytest.fixture
-def settings(settings_factory: Callable[..., Settings], home_root: Path) -> Settings:
-    return settings_factory(nginx_http_port=free_port(), manage_system_users=True, system_users_home=home_root)
+def settings(settings_factory: Callable[..., Settings], home_root: Path, nginx_served: dict[str, Path]) -> Settings:
+    return settings_factory(
+        nginx_http_port=free_port(), manage_system_users=True, system_users_home=home_root, **nginx_served
+    )
 
 
 @pytest.fixture

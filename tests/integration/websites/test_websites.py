@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +200,31 @@ async def test_a_reload_that_fails_after_the_swap_puts_the_previous_configuratio
     assert nginx.running()
     assert "<h1>example.com</h1>" in (await fetch(runtime, "example.com")).text
     assert (await fetch(runtime, "new.test")).status_code == 404
+
+
+async def test_a_reload_nginx_completes_once_the_port_is_free_again_is_live_when_the_change_returns(
+    nginx: NginxDriver, user_api: Api, alice: Account, runtime: Runtime
+) -> None:
+    """nginx tries a listening address in use again (every 500 ms, five times): its first `bind() ... failed` is
+    not the reload's failure. Freed in time, the port is bound, and the change is live when apply returns."""
+    await user_api.login(alice)
+    await add(user_api, "example.com")
+    sites = await Websites(runtime, nginx).sites()
+    with socket.socket() as occupied:
+        occupied.bind(("127.0.0.1", 0))
+        occupied.listen()
+        port = occupied.getsockname()[1]
+        clashing = NginxDriver(dataclasses.replace(nginx.layout, listen=(*nginx.layout.listen, f"127.0.0.1:{port}")))
+        applying = asyncio.create_task(clashing.apply([*sites, Site("new.test", sites[0].docroot, "alice", 99)]))
+        refused = f"bind() to 127.0.0.1:{port} failed"
+        deadline = time.monotonic() + 10
+        while refused not in nginx.layout.error_log.read_text() and not applying.done():
+            assert time.monotonic() < deadline, "nginx did not try to bind the port in use"
+            await asyncio.sleep(0.005)
+    applied = await applying  # the port is free again: nginx's next try binds it
+    assert applied.reloaded
+    assert nginx.live_generation() == applied.generation
+    assert "<h1>example.com</h1>" in (await fetch(runtime, "new.test")).text
 
 
 async def test_reconcile_puts_back_a_vhost_edited_or_deleted_by_hand_and_reports_it(
