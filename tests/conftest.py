@@ -20,12 +20,13 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from hostplane import migrate
 from hostplane.activity.log import Actor
 from hostplane.activity.models import ActivityEntry
-from hostplane.app import create_app
+from hostplane.app import Role, create_app
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.clock import ManualClock
 from hostplane.keys import new_key_file_content
@@ -273,16 +274,32 @@ class Api:
         await self.http.aclose()
 
 
+_apps: dict[tuple[str, str], FastAPI] = {}
+
+
+def app_for(runtime: Runtime, role: Role) -> FastAPI:
+    """The app of a port, serving this test's runtime. An app keeps nothing of its own between requests but
+    `state.runtime` (every request reads its runtime there; production serves every request with one app), while
+    the state of its routes, built at their first match, costs more CPU than most tests: so one app per role and
+    settings (all but the per-test folder and database) serves every test, pointed at the test's runtime."""
+    key = (role, runtime.settings.model_dump_json(exclude={"state_dir", "database_url"}))
+    app = _apps.get(key)
+    if app is None:
+        app = _apps[key] = create_app(runtime, role)
+    app.state.runtime = runtime
+    return app
+
+
 @pytest.fixture
 async def user_api(runtime: Runtime) -> AsyncIterator[Api]:
-    api = Api(create_app(runtime, "user"))
+    api = Api(app_for(runtime, "user"))
     yield api
     await api.aclose()
 
 
 @pytest.fixture
 async def admin_api(runtime: Runtime) -> AsyncIterator[Api]:
-    api = Api(create_app(runtime, "admin"))
+    api = Api(app_for(runtime, "admin"))
     yield api
     await api.aclose()
 
