@@ -474,9 +474,7 @@ class RecordingSystemUsers:
     async def ensure_user(self, username: str) -> Path:
         self._call("ensure_user", username)
         self.users.add(username)
-        if username not in self.ids:
-            number = 20000 + len(self.ids)
-            self.ids[username] = (number, number)
+        await self.account_ids(username)  # its ids, as useradd gives them
         return self.home_of(username)
 
     async def remove_user(self, username: str) -> None:
@@ -486,7 +484,12 @@ class RecordingSystemUsers:
         self.ids.pop(username, None)
 
     async def account_ids(self, username: str) -> tuple[int, int] | None:
-        return self.ids.get(username) if username in self.users else None
+        if username not in self.users:
+            return None
+        if username not in self.ids:
+            number = 20000 + len(self.ids)
+            self.ids[username] = (number, number)
+        return self.ids[username]
 
     async def write_authorized_keys(self, username: str, keys: Sequence[str]) -> None:
         content = authorized_keys_content(keys)  # the real driver's validation, so a bad line fails here too
