@@ -41,10 +41,11 @@ if os.environ.get("CI") and not POSTGRES_URL:
 
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 TESTS = Path(__file__).parent
-KINDS = ("unit", "integration", "browser")
+KINDS = ("unit", "integration", "browser", "fuzz")
 """Every test is exactly one kind: `integration` (real services: the tests in tests/integration, and any test
-marked so where it is, e.g. one that launches `hostplane serve`), `browser` (tests/browser: a real Chromium), or
-`unit` (everything else: in-process, no daemon; `make unit` runs them)."""
+marked so where it is, e.g. one that launches `hostplane serve`), `browser` (tests/browser: a real Chromium),
+`fuzz` (the generated-input run of tests/fuzz: in-process but long), or `unit` (everything else: in-process, no
+daemon, quick; `make unit` runs them)."""
 PASSWORD = "Tr0ub4dor&3-horse-staple"
 PEER = "203.0.113.7"
 TEMPLATE_DB = f"hp_template_{uuid.uuid4().hex[:8]}"
