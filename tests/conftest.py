@@ -20,12 +20,13 @@ from typing import Any
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from sqlalchemy import select, text
 
 from hostplane import migrate
 from hostplane.activity.log import Actor
 from hostplane.activity.models import ActivityEntry
-from hostplane.app import create_app
+from hostplane.app import Role, create_app
 from hostplane.auth.models import ROLE_ADMIN, ROLE_USER, User
 from hostplane.clock import ManualClock
 from hostplane.keys import new_key_file_content
@@ -40,10 +41,11 @@ if os.environ.get("CI") and not POSTGRES_URL:
 
 BACKENDS = ["sqlite", "postgres"] if POSTGRES_URL else ["sqlite"]
 TESTS = Path(__file__).parent
-KINDS = ("unit", "integration", "browser")
+KINDS = ("unit", "integration", "browser", "fuzz")
 """Every test is exactly one kind: `integration` (real services: the tests in tests/integration, and any test
-marked so where it is, e.g. one that launches `hostplane serve`), `browser` (tests/browser: a real Chromium), or
-`unit` (everything else: in-process, no daemon; `make unit` runs them)."""
+marked so where it is, e.g. one that launches `hostplane serve`), `browser` (tests/browser: a real Chromium),
+`fuzz` (the generated-input run of tests/fuzz: in-process but long), or `unit` (everything else: in-process, no
+daemon, quick; `make unit` runs them)."""
 PASSWORD = "Tr0ub4dor&3-horse-staple"
 PEER = "203.0.113.7"
 TEMPLATE_DB = f"hp_template_{uuid.uuid4().hex[:8]}"
@@ -273,16 +275,32 @@ class Api:
         await self.http.aclose()
 
 
+_apps: dict[tuple[str, str], FastAPI] = {}
+
+
+def app_for(runtime: Runtime, role: Role) -> FastAPI:
+    """The app of a port, serving this test's runtime. An app keeps nothing of its own between requests but
+    `state.runtime` (every request reads its runtime there; production serves every request with one app), while
+    the state of its routes, built at their first match, costs more CPU than most tests: so one app per role and
+    settings (all but the per-test folder and database) serves every test, pointed at the test's runtime."""
+    key = (role, runtime.settings.model_dump_json(exclude={"state_dir", "database_url"}))
+    app = _apps.get(key)
+    if app is None:
+        app = _apps[key] = create_app(runtime, role)
+    app.state.runtime = runtime
+    return app
+
+
 @pytest.fixture
 async def user_api(runtime: Runtime) -> AsyncIterator[Api]:
-    api = Api(create_app(runtime, "user"))
+    api = Api(app_for(runtime, "user"))
     yield api
     await api.aclose()
 
 
 @pytest.fixture
 async def admin_api(runtime: Runtime) -> AsyncIterator[Api]:
-    api = Api(create_app(runtime, "admin"))
+    api = Api(app_for(runtime, "admin"))
     yield api
     await api.aclose()
 

@@ -22,10 +22,10 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from starlette.routing import Route
 
-from hostplane.app import PUBLIC_ROUTES, create_app
+from hostplane.app import PUBLIC_ROUTES
 from hostplane.profile.service import AccountService
 from hostplane.runtime import Runtime
-from tests.conftest import PASSWORD, Account, Api
+from tests.conftest import PASSWORD, Account, Api, app_for
 from tests.live_server import RunningPanel, launched_panels
 
 ADMIN_PREFIX = "/api/v1/admin"
@@ -65,7 +65,7 @@ def endpoints(app: FastAPI) -> list[Endpoint]:
 
 
 def app_of(runtime: Runtime, role: str) -> FastAPI:
-    return create_app(runtime, role)  # type: ignore[arg-type]
+    return app_for(runtime, role)  # type: ignore[arg-type]
 
 
 def assert_problem(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -90,7 +90,7 @@ def assert_security_headers(response: httpx.Response) -> None:
 
 @pytest.fixture(params=["user", "admin"])
 async def any_api(request: pytest.FixtureRequest, runtime: Runtime) -> AsyncIterator[Api]:
-    api = Api(create_app(runtime, request.param))
+    api = Api(app_for(runtime, request.param))
     yield api
     await api.aclose()
 

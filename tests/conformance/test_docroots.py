@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hostplane.errors import InvalidInput
+from hostplane.errors import Conflict, InvalidInput
 from hostplane.system.docroots import Docroots
 from hostplane.system.fake import FakeDocroots
 from hostplane.system.interfaces import DocrootStore
@@ -22,6 +22,8 @@ class Harness:
     exists: Callable[[Path], bool]
     page: Callable[[Path], bytes | None]
     """The index page of a docroot, None if it has none."""
+    owner: Callable[[Path], tuple[int, int] | None]
+    """(uid, gid) of a docroot made or moved with owners, None when root's."""
 
 
 @pytest.fixture(params=IMPLEMENTATIONS)
@@ -29,13 +31,23 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     www = tmp_path / "www"
     if request.param == "fake":
         fake = FakeDocroots(www)
-        return Harness(fake, www, fake.exists, lambda docroot: fake.files.get(docroot / "index.html"))
+        return Harness(
+            fake,
+            www,
+            fake.exists,
+            lambda docroot: fake.files.get(docroot / "index.html"),
+            lambda docroot: fake.owners.get(docroot),
+        )
 
     def page(docroot: Path) -> bytes | None:
         index = docroot / "index.html"
         return index.read_bytes() if index.is_file() else None
 
-    return Harness(Docroots(www), www, Path.exists, page)
+    def owner(docroot: Path) -> tuple[int, int] | None:
+        info = docroot.stat()
+        return None if info.st_uid == 0 else (info.st_uid, info.st_gid)
+
+    return Harness(Docroots(www), www, Path.exists, page, owner)
 
 
 def test_a_docroot_is_a_plain_folder_below_the_www_folder(harness: Harness) -> None:
@@ -84,3 +96,56 @@ def test_missing_names_the_docroots_below_the_www_folder_that_are_gone(harness: 
     gone = harness.store.path_for("alice", "example.org")
     outside = harness.www.parent / "elsewhere" / "public"
     assert harness.store.missing([present, gone, outside]) == [gone]
+
+
+ALICE, BOB = (40001, 40001), (40002, 40002)
+"""Accounts that own docroots (any ids do: root may give files to any)."""
+
+
+def test_a_moved_site_lives_under_the_new_user_with_its_files_and_owner(harness: Harness) -> None:
+    old = harness.store.path_for("alice", "example.com")
+    harness.store.create(old, b"mine", ALICE)
+    new = harness.store.path_for("bob", "example.com")
+    harness.store.move(old, new, (ALICE, BOB))
+    assert not harness.exists(old) and not harness.exists(old.parent)
+    assert harness.page(new) == b"mine"
+    assert harness.owner(new) == BOB
+
+
+def test_move_back_puts_the_site_and_its_owner_back(harness: Harness) -> None:
+    old = harness.store.path_for("alice", "example.com")
+    harness.store.create(old, b"mine", ALICE)
+    new = harness.store.path_for("bob", "example.com")
+    moved = harness.store.move(old, new, (ALICE, BOB))
+    harness.store.move_back(moved)
+    assert harness.page(old) == b"mine"
+    assert harness.owner(old) == ALICE
+    assert not harness.exists(new)
+
+
+def test_a_site_folder_the_new_user_has_already_is_a_conflict_and_nothing_moves(harness: Harness) -> None:
+    old = harness.store.path_for("alice", "example.com")
+    harness.store.create(old, b"mine", ALICE)
+    new = harness.store.path_for("bob", "example.com")
+    harness.store.create(new, b"theirs", BOB)
+    with pytest.raises(Conflict):
+        harness.store.move(old, new, (ALICE, BOB))
+    assert harness.page(old) == b"mine" and harness.owner(old) == ALICE
+    assert harness.page(new) == b"theirs" and harness.owner(new) == BOB
+
+
+def test_a_site_without_a_folder_moves_nothing(harness: Harness) -> None:
+    old = harness.store.path_for("alice", "example.com")
+    new = harness.store.path_for("bob", "example.com")
+    moved = harness.store.move(old, new, None)
+    assert not harness.exists(new)  # the caller makes the docroot (a reconcile would)
+    harness.store.move_back(moved)
+    assert not harness.exists(old)
+
+
+def test_a_move_out_of_the_www_folder_is_refused(harness: Harness) -> None:
+    old = harness.store.path_for("alice", "example.com")
+    harness.store.create(old, b"mine")
+    with pytest.raises(InvalidInput):
+        harness.store.move(old, harness.www.parent / "elsewhere" / "public", None)
+    assert harness.page(old) == b"mine"

@@ -18,6 +18,7 @@ import contextvars
 import copy
 import datetime as dt
 import hashlib
+import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from hostplane.errors import ServiceConfigRejected, ServiceFailed
+from hostplane.errors import Conflict, InvalidInput, ServiceConfigRejected, ServiceFailed
 from hostplane.settings import Settings
 from hostplane.system.acme import AcmeProblem, AcmeUnavailable, Http01Challenge, _load_account_key
 from hostplane.system.docroots import Docroots, Ids, MovedSite
@@ -209,7 +210,8 @@ class FakeDocroots:
     owners: dict[Path, tuple[int, int]] = field(default_factory=dict)
     """Docroot -> (uid, gid) of the account that owns it and its page."""
     fail_on: set[str] = field(default_factory=set)
-    """Operations ('create', 'remove') that raise OSError."""
+    """Operations ('create', 'remove', 'move') that raise OSError."""
+    _chowned: dict[int, set[Path]] = field(default_factory=dict)
 
     def _call(self, operation: str) -> None:
         if operation in self.fail_on:
@@ -246,30 +248,57 @@ class FakeDocroots:
         return [path for path in docroots if self.www in path.parents and path not in self.folders]
 
     def move(self, old_docroot: Path, new_docroot: Path, owners: tuple[Ids, Ids] | None) -> MovedSite:
+        """Like the real one: the site's folder (the docroot's parent) goes to the other user's folder, made if
+        missing; a folder already there is a conflict; a missing site moves nothing; what `owners[0]` owned in the
+        docroot becomes `owners[1]`'s."""
         self._call("move")
-        moved = MovedSite(old=old_docroot.parent, new=new_docroot.parent, docroot=new_docroot, owners=owners)
-        self._rename(moved.old, moved.new, owners[1] if owners else None)
+        old, new = old_docroot.parent, new_docroot.parent
+        for folder in (old, new):
+            if self.www not in folder.parents or os.path.normpath(folder) != str(folder):
+                raise InvalidInput.on("name", "This is not a valid domain name.", "regex")
+        if self.exists(new):
+            raise Conflict(f"The folder {new} exists already: move it away or remove it first.")
+        moved = MovedSite(old=old, new=new, docroot=new_docroot, owners=owners)
+        if new.parent not in self.folders:
+            self.folders.add(new.parent)
+            moved.made_user_folder = new.parent
+        if old not in self.folders:
+            return moved
+        self._rename(old, new)
         moved.renamed = True
+        if owners is not None and owners[0] != owners[1]:
+            changed = {path for path, ids in self.owners.items() if _below(path, new_docroot) and ids == owners[0]}
+            for path in changed:
+                self.owners[path] = owners[1]
+            self._chowned[id(moved)] = changed
         return moved
 
     def move_back(self, moved: MovedSite) -> None:
-        if moved.renamed:
-            self._rename(moved.new, moved.old, moved.owners[0] if moved.owners else None)
+        for path in self._chowned.pop(id(moved), set()):
+            if moved.owners is not None:
+                self.owners[path] = moved.owners[0]
+        if moved.renamed and not self.exists(moved.old):
+            self._rename(moved.new, moved.old)
             moved.renamed = False
+        folder = moved.made_user_folder
+        if folder is not None and not any(folder in path.parents for path in self.folders | set(self.files)):
+            self.folders.discard(folder)
+            moved.made_user_folder = None
 
-    def _rename(self, old: Path, new: Path, owner: Ids | None) -> None:
-        def inside(path: Path) -> bool:
-            return path == old or old in path.parents
-
+    def _rename(self, old: Path, new: Path) -> None:
         def moved(path: Path) -> Path:
-            return new / path.relative_to(old) if inside(path) else path
+            return new / path.relative_to(old) if _below(path, old) else path
 
-        self.folders = {moved(path) for path in self.folders} | {new.parent}
+        self.folders = {moved(path) for path in self.folders}
         self.files = {moved(path): data for path, data in self.files.items()}
-        self.owners = {moved(path): (owner if owner and inside(path) else ids) for path, ids in self.owners.items()}
+        self.owners = {moved(path): ids for path, ids in self.owners.items()}
 
     def exists(self, path: Path) -> bool:
         return path in self.folders or path in self.files
+
+
+def _below(path: Path, top: Path) -> bool:
+    return path == top or top in path.parents
 
 
 # --- mail lookup ----------------------------------------------------------------------------------------------
@@ -474,9 +503,7 @@ class RecordingSystemUsers:
     async def ensure_user(self, username: str) -> Path:
         self._call("ensure_user", username)
         self.users.add(username)
-        if username not in self.ids:
-            number = 20000 + len(self.ids)
-            self.ids[username] = (number, number)
+        await self.account_ids(username)  # its ids, as useradd gives them
         return self.home_of(username)
 
     async def remove_user(self, username: str) -> None:
@@ -486,7 +513,12 @@ class RecordingSystemUsers:
         self.ids.pop(username, None)
 
     async def account_ids(self, username: str) -> tuple[int, int] | None:
-        return self.ids.get(username) if username in self.users else None
+        if username not in self.users:
+            return None
+        if username not in self.ids:
+            number = 20000 + len(self.ids)
+            self.ids[username] = (number, number)
+        return self.ids[username]
 
     async def write_authorized_keys(self, username: str, keys: Sequence[str]) -> None:
         content = authorized_keys_content(keys)  # the real driver's validation, so a bad line fails here too

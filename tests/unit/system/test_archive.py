@@ -34,6 +34,7 @@ def export_threads() -> list[threading.Thread]:
     return [thread for thread in threading.enumerate() if thread.name == "hostplane-export"]
 
 
+@pytest.mark.integration  # the real archive driver at scale: 200 MB through the real compressor
 async def test_a_200_mb_file_is_exported_with_flat_memory(tmp_path: Path) -> None:
     docroot = tmp_path / "public"
     docroot.mkdir()
@@ -73,6 +74,7 @@ async def test_the_archive_is_a_valid_tar_gz_of_the_files(tmp_path: Path) -> Non
         assert handle is not None and handle.read() == b"deep"
 
 
+@pytest.mark.integration  # the real archive driver at scale: 48 MB and 1.5 s on the clock
 async def test_a_slow_reader_holds_the_writer_back(tmp_path: Path) -> None:
     docroot = tmp_path / "public"
     docroot.mkdir()
