@@ -49,6 +49,6 @@ def test_every_command_keeps_its_name() -> None:
         "settings": ["set", "show"],
         "jobs": ["list", "watch"],
         "tls": ["renew"],
-        "domain": ["add", "delete", "list"],
+        "domain": ["add", "delete", "list", "move"],
         "mail": ["domain", "mailbox"],
     }
