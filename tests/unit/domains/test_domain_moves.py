@@ -6,7 +6,6 @@ logs say so, and any refusal or failure leaves everything as it was. No nginx ru
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +25,6 @@ from tests.unit.domains.test_domains_api import live_files
 from tests.unit.mail.conftest import lookup_rows
 
 MAILBOX_PASSWORD = "correct-horse-mailbox-7"
-BOB_PEER = "203.0.113.8"
-
-
-@pytest.fixture
-async def bob(make_account: Callable[..., Any]) -> Account:
-    account: Account = await make_account("bob")
-    return account
-
-
-@pytest.fixture
-async def as_alice(user_api: Api, alice: Account) -> Api:
-    await user_api.login(alice)
-    return user_api
-
-
-@pytest.fixture
-async def as_bob(user_api: Api, bob: Account) -> Api:
-    api = user_api.from_peer(BOB_PEER)
-    await api.login(bob)
-    return api
 
 
 @pytest.fixture

@@ -25,26 +25,6 @@ from hostplane.settings import Settings
 from tests.conftest import Account, Api
 
 NOT_AVAILABLE = "This domain name is not available."
-BOB_PEER = "203.0.113.8"
-
-
-@pytest.fixture
-async def bob(make_account: Callable[..., Any]) -> Account:
-    account: Account = await make_account("bob")
-    return account
-
-
-@pytest.fixture
-async def as_alice(user_api: Api, alice: Account) -> Api:
-    await user_api.login(alice)
-    return user_api
-
-
-@pytest.fixture
-async def as_bob(user_api: Api, bob: Account) -> Api:
-    api = user_api.from_peer(BOB_PEER)
-    await api.login(bob)
-    return api
 
 
 async def website(api: Api, name: str) -> Any:
